@@ -1,0 +1,111 @@
+#pragma once
+// casedesk configuration: one TOML file (+ secrets from the environment or files) -> plain structs.
+// Leaf module: depends on nothing else in casedesk. Only main.cpp calls load_config().
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace casedesk::config {
+
+using Duration = std::chrono::milliseconds;
+
+// How a connection is secured, derived from the URL scheme, the host and allow_insecure.
+enum class TlsMode {
+  implicit,           // imaps:// or smtps://: TLS from the first byte
+  starttls_required,  // imap:// or smtp:// to a non-loopback host: STARTTLS or fail
+  starttls_optional,  // imap:// or smtp:// to loopback, or allow_insecure = true: STARTTLS if offered
+};
+
+struct Endpoint {
+  std::string url;     // as written in the file
+  std::string scheme;  // "imaps", "imap", "smtps", "smtp"
+  std::string host;    // without brackets for IPv6
+  int port = 0;        // explicit or the scheme's default
+  std::string path;    // percent-decoded path without the leading '/' ("INBOX"); empty for SMTP
+  TlsMode tls = TlsMode::implicit;
+  bool loopback = false;  // host is 127.0.0.0/8, ::1 or "localhost"
+};
+
+struct ImapConfig {
+  Endpoint endpoint;             // from `url`; endpoint.path is the intake mailbox (default INBOX)
+  std::string username;
+  std::string password;          // resolved from password_env | password_file | password
+  std::string ca_file;           // absolute or empty (system CAs)
+  bool allow_insecure = false;
+  std::string processed_folder = "Processed";
+  std::string failed_folder = "Failed";
+  Duration poll_interval = std::chrono::seconds(30);
+  Duration timeout = std::chrono::seconds(60);  // deadline for each IMAP command
+};
+
+struct SmtpConfig {
+  Endpoint endpoint;
+  std::string username;  // optional; empty = no AUTH
+  std::string password;
+  std::string ca_file;
+  bool allow_insecure = false;
+  std::string from;          // "Coding Desk <desk@example.test>" as written
+  std::string from_addr;     // "desk@example.test"
+  std::string from_name;     // "Coding Desk"
+  Duration timeout = std::chrono::seconds(60);
+};
+
+struct StoreConfig {
+  std::filesystem::path path;  // absolute (relative paths resolved against the config folder)
+};
+
+struct TemplatesConfig {
+  std::filesystem::path dir;  // absolute or empty
+};
+
+struct DeskConfig {
+  std::string name = "Coding Desk";
+  std::string case_prefix = "CD";
+};
+
+struct Config {
+  std::filesystem::path source;  // the file it was read from
+  ImapConfig imap;
+  SmtpConfig smtp;
+  StoreConfig store;
+  TemplatesConfig templates;
+  DeskConfig desk;
+};
+
+// One problem found in a config file. line is 1-based; 0 when no line applies.
+struct ConfigIssue {
+  std::string file;
+  int line = 0;
+  std::string message;
+  std::string to_string() const;  // "file:line: message"
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  explicit ConfigError(std::vector<ConfigIssue> issues);
+  const std::vector<ConfigIssue>& issues() const noexcept { return issues_; }
+
+ private:
+  std::vector<ConfigIssue> issues_;
+};
+
+// Reads, validates and resolves a config file (relative paths, secrets).
+// @throw ConfigError listing every problem found (unreadable file, TOML syntax, unknown keys,
+//        wrong types, missing required keys, bad values, unresolvable secrets), each with file:line.
+Config load_config(const std::filesystem::path& file);
+
+// Same, from text; `source` names the file for messages and anchors relative paths.
+Config load_config_from_string(std::string_view toml_text, const std::filesystem::path& source);
+
+// "500ms", "30s", "5m", "24h", "2d" -> Duration. Empty optional on any other form.
+std::optional<Duration> parse_duration(std::string_view text);
+
+// true for 127.0.0.0/8, ::1 and "localhost".
+bool is_loopback_host(std::string_view host);
+
+}  // namespace casedesk::config
