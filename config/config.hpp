@@ -3,6 +3,7 @@
 // Leaf module: depends on nothing else in casedesk. Only main.cpp calls load_config().
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
@@ -94,16 +95,29 @@ class ConfigError : public std::runtime_error {
   std::vector<ConfigIssue> issues_;
 };
 
+struct LoadOptions {
+  // false: check that each password source is well-formed but do not read it (the environment
+  // variable or file may be absent); the password fields stay empty. For commands that only use
+  // the store.
+  bool resolve_secrets = true;
+};
+
 // Reads, validates and resolves a config file (relative paths, secrets).
 // @throw ConfigError listing every problem found (unreadable file, TOML syntax, unknown keys,
 //        wrong types, missing required keys, bad values, unresolvable secrets), each with file:line.
-Config load_config(const std::filesystem::path& file);
+Config load_config(const std::filesystem::path& file, LoadOptions options = {});
 
 // Same, from text; `source` names the file for messages and anchors relative paths.
-Config load_config_from_string(std::string_view toml_text, const std::filesystem::path& source);
+Config load_config_from_string(std::string_view toml_text, const std::filesystem::path& source,
+                              LoadOptions options = {});
 
 // "500ms", "30s", "5m", "24h", "2d" -> Duration. Empty optional on any other form.
 std::optional<Duration> parse_duration(std::string_view text);
+
+// "512KB", "25MB", "1GB", "100B" or plain "1048576" -> bytes. Units are binary (KB = 1024 bytes)
+// and uppercase; a non-negative integer and at most one unit, no spaces. Empty optional on any
+// other form or on overflow.
+std::optional<std::uint64_t> parse_size(std::string_view text);
 
 // true for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback_host(std::string_view host);

@@ -1,1 +1,742 @@
+#include "queue/store.hpp"
 
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "parsers/case_ref.hpp"
+#include "parsers/json.hpp"
+
+namespace casedesk::queue {
+namespace {
+
+using nlohmann::json;
+
+// Schema migrations, applied in order; schema version = number applied (PRAGMA user_version).
+// Never edit a released entry: append a new one.
+const std::vector<const char*>& migrations() {
+  static const std::vector<const char*> all = {
+      R"sql(
+CREATE TABLE cases(
+  id INTEGER PRIMARY KEY,
+  ref TEXT UNIQUE,
+  status TEXT NOT NULL,
+  ack_state TEXT NOT NULL,
+  ack_reason TEXT,
+  submitter_addr TEXT NOT NULL,
+  submitter_name TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL);
+CREATE TABLE messages(
+  id INTEGER PRIMARY KEY,
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  direction TEXT NOT NULL CHECK(direction IN ('in','out')),
+  message_id TEXT,
+  from_addr TEXT,
+  from_name TEXT,
+  reply_to_addr TEXT,
+  reply_to_name TEXT,
+  subject TEXT,
+  date TEXT,
+  date_raw TEXT,
+  in_reply_to TEXT,
+  references_json TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  raw BLOB NOT NULL,
+  raw_sha256 TEXT NOT NULL,
+  body_source TEXT NOT NULL,
+  body_text TEXT NOT NULL,
+  warnings_json TEXT NOT NULL,
+  mailbox TEXT,
+  uidvalidity INTEGER,
+  uid INTEGER);
+CREATE INDEX messages_case ON messages(case_id);
+CREATE INDEX messages_message_id ON messages(message_id);
+CREATE INDEX messages_sha ON messages(raw_sha256);
+CREATE TABLE codes(
+  id INTEGER PRIMARY KEY,
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  code TEXT NOT NULL,
+  system TEXT NOT NULL,
+  modifiers_json TEXT NOT NULL,
+  units INTEGER,
+  range_end TEXT,
+  found_in_json TEXT NOT NULL,
+  mentions_json TEXT NOT NULL);
+CREATE INDEX codes_case ON codes(case_id);
+CREATE TABLE events(
+  id INTEGER PRIMARY KEY,
+  case_id INTEGER REFERENCES cases(id),
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  from_state TEXT,
+  to_state TEXT,
+  note TEXT NOT NULL DEFAULT '');
+CREATE INDEX events_case ON events(case_id);
+CREATE TABLE outbox(
+  id INTEGER PRIMARY KEY,
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL CHECK(state IN ('pending','sent','failed')),
+  message_id TEXT,
+  to_addr TEXT,
+  raw BLOB,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  sent_at INTEGER);
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE TABLE quarantine(
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  mailbox TEXT,
+  uidvalidity INTEGER,
+  uid INTEGER,
+  reason TEXT NOT NULL,
+  raw BLOB NOT NULL);
+CREATE TABLE mailbox_uids(
+  mailbox TEXT NOT NULL,
+  uidvalidity INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  outcome TEXT NOT NULL CHECK(outcome IN ('case','quarantined')),
+  case_id INTEGER REFERENCES cases(id),
+  quarantine_id INTEGER REFERENCES quarantine(id),
+  recorded_at INTEGER NOT NULL,
+  moved_at INTEGER,
+  PRIMARY KEY(mailbox, uidvalidity, uid));
+)sql",
+  };
+  return all;
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr) != 1)
+    throw StoreError("sha256 failed");
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+template <class T>
+void bind_opt(SQLite::Statement& q, int index, const std::optional<T>& v) {
+  if (v)
+    q.bind(index, *v);
+  else
+    q.bind(index);
+}
+
+std::optional<std::string> col_opt_str(const SQLite::Column& c) {
+  if (c.isNull()) return std::nullopt;
+  return c.getString();
+}
+std::optional<std::int64_t> col_opt_i64(const SQLite::Column& c) {
+  if (c.isNull()) return std::nullopt;
+  return c.getInt64();
+}
+
+json parse_json_or(const std::string& text, json fallback) {
+  json j = json::parse(text, nullptr, false);
+  return j.is_discarded() ? fallback : j;
+}
+
+std::vector<std::string> string_list(const json& j) {
+  std::vector<std::string> out;
+  if (j.is_array())
+    for (const auto& v : j)
+      if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+parsers::Code code_from_row(SQLite::Statement& q) {
+  parsers::Code c;
+  c.code = q.getColumn(0).getString();
+  c.system = parsers::code_system_from_string(q.getColumn(1).getString()).value_or(parsers::CodeSystem::cpt);
+  c.modifiers = string_list(parse_json_or(q.getColumn(2).getString(), json::array()));
+  if (!q.getColumn(3).isNull()) c.units = q.getColumn(3).getInt();
+  c.range_end = col_opt_str(q.getColumn(4));
+  c.found_in = string_list(parse_json_or(q.getColumn(5).getString(), json::array()));
+  json mentions = parse_json_or(q.getColumn(6).getString(), json::array());
+  for (const auto& m : mentions) {
+    parsers::CodeMention cm;
+    cm.where = m.value("where", "");
+    cm.start = m.value("start", std::size_t{0});
+    cm.end = m.value("end", std::size_t{0});
+    cm.modifiers = string_list(m.value("modifiers", json::array()));
+    if (m.contains("units") && m["units"].is_number_integer()) cm.units = m["units"].get<int>();
+    c.mentions.push_back(std::move(cm));
+  }
+  return c;
+}
+
+}  // namespace
+
+std::string_view to_string(AckState s) {
+  switch (s) {
+    case AckState::pending: return "pending";
+    case AckState::sent: return "sent";
+    case AckState::suppressed: return "suppressed";
+    case AckState::failed: return "failed";
+  }
+  return "pending";
+}
+
+std::optional<AckState> ack_state_from_string(std::string_view s) {
+  for (AckState a : {AckState::pending, AckState::sent, AckState::suppressed, AckState::failed})
+    if (to_string(a) == s) return a;
+  return std::nullopt;
+}
+
+std::string_view to_string(OutboxState s) {
+  switch (s) {
+    case OutboxState::pending: return "pending";
+    case OutboxState::sent: return "sent";
+    case OutboxState::failed: return "failed";
+  }
+  return "pending";
+}
+
+namespace {
+OutboxState outbox_state_from_string(std::string_view s) {
+  if (s == "sent") return OutboxState::sent;
+  if (s == "failed") return OutboxState::failed;
+  return OutboxState::pending;
+}
+}  // namespace
+
+struct Store::Impl {
+  StoreOptions options;
+  SQLite::Database db;
+
+  explicit Impl(StoreOptions opts)
+      : options(std::move(opts)),
+        db(options.path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX,
+           static_cast<int>(options.busy_timeout.count())) {}
+
+  void add_event(std::optional<std::int64_t> case_id, std::int64_t at, std::string_view actor, std::string_view kind,
+                 std::optional<std::string> from, std::optional<std::string> to, std::string_view note) {
+    SQLite::Statement q(db,
+                        "INSERT INTO events(case_id, at, actor, kind, from_state, to_state, note) "
+                        "VALUES(?,?,?,?,?,?,?)");
+    bind_opt(q, 1, case_id);
+    q.bind(2, at);
+    q.bind(3, std::string(actor));
+    q.bind(4, std::string(kind));
+    bind_opt(q, 5, from);
+    bind_opt(q, 6, to);
+    q.bind(7, std::string(note));
+    q.exec();
+  }
+
+  void record_uid(const MailSource& s, std::string_view outcome, std::optional<std::int64_t> case_id,
+                  std::optional<std::int64_t> quarantine_id, std::int64_t now) {
+    SQLite::Statement q(db,
+                        "INSERT INTO mailbox_uids(mailbox, uidvalidity, uid, outcome, case_id, quarantine_id, "
+                        "recorded_at) VALUES(?,?,?,?,?,?,?) ON CONFLICT(mailbox, uidvalidity, uid) DO NOTHING");
+    q.bind(1, s.mailbox);
+    q.bind(2, s.uidvalidity);
+    q.bind(3, s.uid);
+    q.bind(4, std::string(outcome));
+    bind_opt(q, 5, case_id);
+    bind_opt(q, 6, quarantine_id);
+    q.bind(7, now);
+    q.exec();
+  }
+
+  // The case an identical earlier mail created, if any; `reused` is set when a different mail
+  // carried the same Message-ID.
+  std::optional<std::int64_t> find_duplicate(const IncomingMail& mail, const std::string& sha,
+                                             std::optional<std::int64_t>& reused) {
+    const auto& m = mail.message;
+    if (m.message_id && !m.message_id->empty()) {
+      SQLite::Statement q(db,
+                          "SELECT case_id, from_addr, date, date_raw, raw_sha256 FROM messages "
+                          "WHERE message_id = ? AND direction = 'in' ORDER BY id");
+      q.bind(1, *m.message_id);
+      while (q.executeStep()) {
+        std::int64_t case_id = q.getColumn(0).getInt64();
+        auto from = col_opt_str(q.getColumn(1));
+        auto date = col_opt_str(q.getColumn(2));
+        auto date_raw = col_opt_str(q.getColumn(3));
+        bool same_sender = lower(from.value_or("")) == lower(m.from_addr.value_or(""));
+        bool same_date = date && m.date ? *date == *m.date : date_raw == m.date_raw;
+        if ((same_sender && same_date) || q.getColumn(4).getString() == sha) return case_id;
+        reused = case_id;
+      }
+      return std::nullopt;
+    }
+    SQLite::Statement q(db, "SELECT case_id FROM messages WHERE raw_sha256 = ? AND direction = 'in' LIMIT 1");
+    q.bind(1, sha);
+    if (q.executeStep()) return q.getColumn(0).getInt64();
+    return std::nullopt;
+  }
+
+  std::vector<parsers::Code> codes_of(std::int64_t case_id) {
+    std::vector<parsers::Code> out;
+    SQLite::Statement q(db,
+                        "SELECT code, system, modifiers_json, units, range_end, found_in_json, mentions_json "
+                        "FROM codes WHERE case_id = ? ORDER BY id");
+    q.bind(1, case_id);
+    while (q.executeStep()) out.push_back(code_from_row(q));
+    return out;
+  }
+
+  static constexpr const char* kCaseColumns =
+      "id, ref, status, ack_state, ack_reason, submitter_addr, submitter_name, subject, created_at, updated_at";
+
+  CaseSummary case_from_row(SQLite::Statement& q) {
+    CaseSummary c;
+    c.id = q.getColumn(0).getInt64();
+    c.ref = q.getColumn(1).getString();
+    c.status = q.getColumn(2).getString();
+    c.ack_state = ack_state_from_string(q.getColumn(3).getString()).value_or(AckState::pending);
+    c.ack_reason = col_opt_str(q.getColumn(4));
+    c.submitter_addr = q.getColumn(5).getString();
+    c.submitter_name = q.getColumn(6).getString();
+    c.subject = q.getColumn(7).getString();
+    c.created_at = q.getColumn(8).getInt64();
+    c.updated_at = q.getColumn(9).getInt64();
+    return c;
+  }
+
+  std::vector<OutboxItem> outbox_rows(const std::string& where, const std::function<void(SQLite::Statement&)>& bind) {
+    std::vector<OutboxItem> out;
+    SQLite::Statement q(db,
+                        "SELECT o.id, o.case_id, c.ref, o.kind, o.state, o.message_id, o.to_addr, o.raw, o.attempts, "
+                        "o.next_attempt_at, o.last_error, o.created_at, o.sent_at "
+                        "FROM outbox o JOIN cases c ON c.id = o.case_id WHERE " +
+                            where);
+    bind(q);
+    while (q.executeStep()) {
+      OutboxItem it;
+      it.id = q.getColumn(0).getInt64();
+      it.case_id = q.getColumn(1).getInt64();
+      it.case_ref = q.getColumn(2).getString();
+      it.kind = q.getColumn(3).getString();
+      it.state = outbox_state_from_string(q.getColumn(4).getString());
+      it.message_id = col_opt_str(q.getColumn(5));
+      it.to_addr = col_opt_str(q.getColumn(6));
+      if (!q.getColumn(7).isNull())
+        it.raw = std::string(static_cast<const char*>(q.getColumn(7).getBlob()), q.getColumn(7).getBytes());
+      it.attempts = q.getColumn(8).getInt();
+      it.next_attempt_at = q.getColumn(9).getInt64();
+      it.last_error = col_opt_str(q.getColumn(10));
+      it.created_at = q.getColumn(11).getInt64();
+      it.sent_at = col_opt_i64(q.getColumn(12));
+      out.push_back(std::move(it));
+    }
+    return out;
+  }
+
+  std::optional<CaseDetail> detail(std::optional<CaseSummary> summary) {
+    if (!summary) return std::nullopt;
+    CaseDetail d;
+    d.summary = std::move(*summary);
+    d.summary.codes = codes_of(d.summary.id);
+    SQLite::Statement m(db,
+                        "SELECT id, direction, message_id, from_addr, from_name, reply_to_addr, reply_to_name, "
+                        "subject, date, in_reply_to, references_json, received_at, length(raw), body_source, "
+                        "body_text, warnings_json, mailbox, uidvalidity, uid FROM messages WHERE case_id = ? "
+                        "ORDER BY id");
+    m.bind(1, d.summary.id);
+    while (m.executeStep()) {
+      StoredMessage s;
+      s.id = m.getColumn(0).getInt64();
+      s.direction = m.getColumn(1).getString();
+      s.message_id = col_opt_str(m.getColumn(2));
+      s.from_addr = col_opt_str(m.getColumn(3));
+      s.from_name = col_opt_str(m.getColumn(4));
+      if (!m.getColumn(5).isNull())
+        s.reply_to = parsers::Address{m.getColumn(5).getString(), m.getColumn(6).getString()};
+      s.subject = col_opt_str(m.getColumn(7));
+      s.date = col_opt_str(m.getColumn(8));
+      s.in_reply_to = col_opt_str(m.getColumn(9));
+      s.references = string_list(parse_json_or(m.getColumn(10).getString(), json::array()));
+      s.received_at = m.getColumn(11).getInt64();
+      s.size = m.getColumn(12).getInt64();
+      s.body_source = m.getColumn(13).getString();
+      s.body_text = m.getColumn(14).getString();
+      s.warnings = string_list(parse_json_or(m.getColumn(15).getString(), json::array()));
+      if (!m.getColumn(16).isNull())
+        s.source = MailSource{m.getColumn(16).getString(), m.getColumn(17).getInt64(), m.getColumn(18).getInt64()};
+      d.messages.push_back(std::move(s));
+    }
+    SQLite::Statement e(db,
+                        "SELECT id, at, actor, kind, from_state, to_state, note FROM events WHERE case_id = ? "
+                        "ORDER BY id");
+    e.bind(1, d.summary.id);
+    while (e.executeStep()) {
+      d.events.push_back(Event{e.getColumn(0).getInt64(), e.getColumn(1).getInt64(), e.getColumn(2).getString(),
+                               e.getColumn(3).getString(), col_opt_str(e.getColumn(4)), col_opt_str(e.getColumn(5)),
+                               e.getColumn(6).getString()});
+    }
+    std::int64_t id = d.summary.id;
+    d.outbox = outbox_rows("o.case_id = ? ORDER BY o.id", [id](SQLite::Statement& q) { q.bind(1, id); });
+    return d;
+  }
+};
+
+Store::Store(StoreOptions options) {
+  const std::string where = options.path.string();
+  try {
+    impl_ = std::make_unique<Impl>(std::move(options));
+    auto& db = impl_->db;
+    if (where != ":memory:") db.exec("PRAGMA journal_mode=WAL");
+    db.exec("PRAGMA synchronous=FULL");
+    db.exec("PRAGMA foreign_keys=ON");
+    int version = db.execAndGet("PRAGMA user_version").getInt();
+    const auto& all = migrations();
+    if (version > static_cast<int>(all.size()))
+      throw StoreError("cannot open store " + where + ": its schema version " + std::to_string(version) +
+                       " is newer than this casedesk's (" + std::to_string(all.size()) + ")");
+    for (int v = version; v < static_cast<int>(all.size()); ++v) {
+      SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+      // Another process may have migrated while we waited for the write lock.
+      if (db.execAndGet("PRAGMA user_version").getInt() > v) continue;
+      db.exec(all[v]);
+      db.exec("PRAGMA user_version=" + std::to_string(v + 1));
+      tx.commit();
+    }
+  } catch (const SQLite::Exception& e) {
+    throw StoreError("cannot open store " + where + ": " + e.what());
+  }
+}
+
+Store::~Store() = default;
+
+int Store::schema_version() const { return impl_->db.execAndGet("PRAGMA user_version").getInt(); }
+int Store::latest_schema_version() { return static_cast<int>(migrations().size()); }
+
+EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
+  auto& db = impl_->db;
+  const auto& m = mail.message;
+  const std::string sha = sha256_hex(mail.raw);
+  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  EnqueueResult result;
+
+  std::optional<std::int64_t> reused;
+  if (auto existing = impl_->find_duplicate(mail, sha, reused)) {
+    result.outcome = EnqueueResult::Outcome::duplicate;
+    result.case_id = *existing;
+    result.case_ref = db.execAndGet("SELECT ref FROM cases WHERE id = " + std::to_string(*existing)).getString();
+    std::string note = "the same mail arrived again";
+    if (mail.source) note += " (uid " + std::to_string(mail.source->uid) + ")";
+    impl_->add_event(*existing, now, "intake", "duplicate", std::nullopt, std::nullopt, note);
+    if (mail.source) impl_->record_uid(*mail.source, "case", *existing, std::nullopt, now);
+    tx.commit();
+    return result;
+  }
+
+  std::vector<std::string> warnings = m.warnings;
+  if (reused) {
+    std::string ref = db.execAndGet("SELECT ref FROM cases WHERE id = " + std::to_string(*reused)).getString();
+    result.warnings.push_back("Message-ID already used by a different mail (case " + ref + ")");
+    warnings.push_back(result.warnings.back());
+  }
+
+  const bool suppressed = mail.suppress_ack_reason.has_value();
+  {
+    SQLite::Statement q(db,
+                        "INSERT INTO cases(status, ack_state, ack_reason, submitter_addr, submitter_name, subject, "
+                        "created_at, updated_at) VALUES(?,?,?,?,?,?,?,?)");
+    q.bind(1, std::string(kStatusNew));
+    q.bind(2, std::string(to_string(suppressed ? AckState::suppressed : AckState::pending)));
+    bind_opt(q, 3, mail.suppress_ack_reason);
+    q.bind(4, m.from_addr.value_or(""));
+    q.bind(5, m.from_name.value_or(""));
+    q.bind(6, m.subject.value_or(""));
+    q.bind(7, now);
+    q.bind(8, now);
+    q.exec();
+  }
+  result.case_id = db.getLastInsertRowid();
+  result.case_ref = parsers::format_case_ref(impl_->options.case_prefix, result.case_id);
+  {
+    SQLite::Statement q(db, "UPDATE cases SET ref = ? WHERE id = ?");
+    q.bind(1, result.case_ref);
+    q.bind(2, result.case_id);
+    q.exec();
+  }
+  std::int64_t message_row = 0;
+  {
+    SQLite::Statement q(db,
+                        "INSERT INTO messages(case_id, direction, message_id, from_addr, from_name, reply_to_addr, "
+                        "reply_to_name, subject, date, date_raw, in_reply_to, references_json, received_at, raw, "
+                        "raw_sha256, body_source, body_text, warnings_json, mailbox, uidvalidity, uid) "
+                        "VALUES(?,'in',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    q.bind(1, result.case_id);
+    bind_opt(q, 2, m.message_id);
+    bind_opt(q, 3, m.from_addr);
+    bind_opt(q, 4, m.from_name);
+    if (m.reply_to) {
+      q.bind(5, m.reply_to->addr);
+      q.bind(6, m.reply_to->name);
+    } else {
+      q.bind(5);
+      q.bind(6);
+    }
+    bind_opt(q, 7, m.subject);
+    bind_opt(q, 8, m.date);
+    bind_opt(q, 9, m.date_raw);
+    bind_opt(q, 10, m.in_reply_to);
+    q.bind(11, json(m.references).dump());
+    q.bind(12, now);
+    q.bind(13, static_cast<const void*>(mail.raw.data()), static_cast<int>(mail.raw.size()));
+    q.bind(14, sha);
+    q.bind(15, std::string(parsers::to_string(m.body_source)));
+    q.bind(16, m.body_text);
+    q.bind(17, json(warnings).dump());
+    if (mail.source) {
+      q.bind(18, mail.source->mailbox);
+      q.bind(19, mail.source->uidvalidity);
+      q.bind(20, mail.source->uid);
+    } else {
+      q.bind(18);
+      q.bind(19);
+      q.bind(20);
+    }
+    q.exec();
+    message_row = db.getLastInsertRowid();
+  }
+  for (const auto& c : mail.codes) {
+    SQLite::Statement q(db,
+                        "INSERT INTO codes(case_id, message_id, code, system, modifiers_json, units, range_end, "
+                        "found_in_json, mentions_json) VALUES(?,?,?,?,?,?,?,?,?)");
+    json mentions = parsers::to_json(std::vector<parsers::Code>{c})[0].value("mentions", json::array());
+    q.bind(1, result.case_id);
+    q.bind(2, message_row);
+    q.bind(3, c.code);
+    q.bind(4, std::string(parsers::to_string(c.system)));
+    q.bind(5, json(c.modifiers).dump());
+    bind_opt(q, 6, c.units);
+    bind_opt(q, 7, c.range_end);
+    q.bind(8, json(c.found_in).dump());
+    q.bind(9, mentions.dump());
+    q.exec();
+  }
+  impl_->add_event(result.case_id, now, "intake", "created", std::nullopt, std::string(kStatusNew),
+                   mail.source ? "uid " + std::to_string(mail.source->uid) : std::string{});
+  if (suppressed) {
+    impl_->add_event(result.case_id, now, "intake", "ack_suppressed", std::nullopt, std::nullopt,
+                     *mail.suppress_ack_reason);
+  } else {
+    SQLite::Statement q(db,
+                        "INSERT INTO outbox(case_id, kind, state, next_attempt_at, created_at) "
+                        "VALUES(?, 'ack', 'pending', ?, ?)");
+    q.bind(1, result.case_id);
+    q.bind(2, now);
+    q.bind(3, now);
+    q.exec();
+  }
+  if (mail.source) impl_->record_uid(*mail.source, "case", result.case_id, std::nullopt, now);
+  tx.commit();
+  return result;
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("enqueue failed: ") + e.what());
+}
+
+std::optional<UidRecord> Store::uid_record(const MailSource& s) const try {
+  SQLite::Statement q(impl_->db,
+                      "SELECT outcome, case_id, quarantine_id, moved_at FROM mailbox_uids "
+                      "WHERE mailbox = ? AND uidvalidity = ? AND uid = ?");
+  q.bind(1, s.mailbox);
+  q.bind(2, s.uidvalidity);
+  q.bind(3, s.uid);
+  if (!q.executeStep()) return std::nullopt;
+  return UidRecord{q.getColumn(0).getString(), col_opt_i64(q.getColumn(1)), col_opt_i64(q.getColumn(2)),
+                   !q.getColumn(3).isNull()};
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("uid lookup failed: ") + e.what());
+}
+
+void Store::mark_moved(const MailSource& s, std::int64_t now) try {
+  SQLite::Statement q(impl_->db,
+                      "UPDATE mailbox_uids SET moved_at = ? WHERE mailbox = ? AND uidvalidity = ? AND uid = ?");
+  q.bind(1, now);
+  q.bind(2, s.mailbox);
+  q.bind(3, s.uidvalidity);
+  q.bind(4, s.uid);
+  q.exec();
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("mark_moved failed: ") + e.what());
+}
+
+std::int64_t Store::quarantine(const std::optional<MailSource>& source, std::string_view raw, std::string_view reason,
+                               std::int64_t now) try {
+  auto& db = impl_->db;
+  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement q(db, "INSERT INTO quarantine(at, mailbox, uidvalidity, uid, reason, raw) VALUES(?,?,?,?,?,?)");
+  q.bind(1, now);
+  if (source) {
+    q.bind(2, source->mailbox);
+    q.bind(3, source->uidvalidity);
+    q.bind(4, source->uid);
+  } else {
+    q.bind(2);
+    q.bind(3);
+    q.bind(4);
+  }
+  q.bind(5, std::string(reason));
+  q.bind(6, static_cast<const void*>(raw.data()), static_cast<int>(raw.size()));
+  q.exec();
+  std::int64_t id = db.getLastInsertRowid();
+  impl_->add_event(std::nullopt, now, "intake", "quarantined", std::nullopt, std::nullopt,
+                   "quarantine " + std::to_string(id) + ": " + std::string(reason));
+  if (source) impl_->record_uid(*source, "quarantined", std::nullopt, id, now);
+  tx.commit();
+  return id;
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("quarantine failed: ") + e.what());
+}
+
+std::vector<QuarantineRecord> Store::list_quarantine() const try {
+  std::vector<QuarantineRecord> out;
+  SQLite::Statement q(impl_->db,
+                      "SELECT id, at, mailbox, uidvalidity, uid, reason, length(raw) FROM quarantine ORDER BY id");
+  while (q.executeStep()) {
+    QuarantineRecord r;
+    r.id = q.getColumn(0).getInt64();
+    r.at = q.getColumn(1).getInt64();
+    if (!q.getColumn(2).isNull())
+      r.source = MailSource{q.getColumn(2).getString(), q.getColumn(3).getInt64(), q.getColumn(4).getInt64()};
+    r.reason = q.getColumn(5).getString();
+    r.size = q.getColumn(6).getInt64();
+    out.push_back(std::move(r));
+  }
+  return out;
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("list_quarantine failed: ") + e.what());
+}
+
+std::vector<OutboxItem> Store::due_outbox(std::int64_t now, int limit) const try {
+  return impl_->outbox_rows("o.state = 'pending' AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.id LIMIT ?",
+                            [&](SQLite::Statement& q) {
+                              q.bind(1, now);
+                              q.bind(2, limit);
+                            });
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("due_outbox failed: ") + e.what());
+}
+
+void Store::set_outbox_content(std::int64_t id, std::string_view message_id, std::string_view to_addr,
+                               std::string_view raw) try {
+  SQLite::Statement q(impl_->db,
+                      "UPDATE outbox SET message_id = ?, to_addr = ?, raw = ? WHERE id = ? AND message_id IS NULL");
+  q.bind(1, std::string(message_id));
+  q.bind(2, std::string(to_addr));
+  q.bind(3, static_cast<const void*>(raw.data()), static_cast<int>(raw.size()));
+  q.bind(4, id);
+  if (q.exec() != 1) throw StoreError("outbox item " + std::to_string(id) + " is already composed or gone");
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("set_outbox_content failed: ") + e.what());
+}
+
+void Store::mark_outbox_sent(std::int64_t id, std::int64_t now, std::string_view server_reply) try {
+  auto& db = impl_->db;
+  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement q(db,
+                      "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL "
+                      "WHERE id = ? AND state = 'pending' RETURNING case_id, kind");
+  q.bind(1, now);
+  q.bind(2, id);
+  if (!q.executeStep()) throw StoreError("outbox item " + std::to_string(id) + " is not pending");
+  std::int64_t case_id = q.getColumn(0).getInt64();
+  std::string kind = q.getColumn(1).getString();
+  q.reset();
+  if (kind == "ack") {
+    SQLite::Statement u(db, "UPDATE cases SET ack_state = 'sent', updated_at = ? WHERE id = ?");
+    u.bind(1, now);
+    u.bind(2, case_id);
+    u.exec();
+  }
+  impl_->add_event(case_id, now, "outbox", kind + "_sent", std::nullopt, std::nullopt, std::string(server_reply));
+  tx.commit();
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("mark_outbox_sent failed: ") + e.what());
+}
+
+void Store::mark_outbox_attempt_failed(std::int64_t id, std::int64_t now, std::string_view error, bool permanent,
+                                       std::int64_t next_attempt_at) try {
+  auto& db = impl_->db;
+  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement q(db,
+                      "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
+                      "WHERE id = ? AND state = 'pending' RETURNING case_id, kind");
+  q.bind(1, permanent ? "failed" : "pending");
+  q.bind(2, std::string(error));
+  q.bind(3, next_attempt_at);
+  q.bind(4, id);
+  if (!q.executeStep()) throw StoreError("outbox item " + std::to_string(id) + " is not pending");
+  std::int64_t case_id = q.getColumn(0).getInt64();
+  std::string kind = q.getColumn(1).getString();
+  q.reset();
+  if (permanent && kind == "ack") {
+    SQLite::Statement u(db, "UPDATE cases SET ack_state = 'failed', ack_reason = ?, updated_at = ? WHERE id = ?");
+    u.bind(1, std::string(error));
+    u.bind(2, now);
+    u.bind(3, case_id);
+    u.exec();
+  }
+  impl_->add_event(case_id, now, "outbox", kind + (permanent ? "_failed" : "_deferred"), std::nullopt, std::nullopt,
+                   std::string(error));
+  tx.commit();
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("mark_outbox_attempt_failed failed: ") + e.what());
+}
+
+std::vector<CaseSummary> Store::list_cases() const try {
+  std::vector<CaseSummary> out;
+  SQLite::Statement q(impl_->db, std::string("SELECT ") + Impl::kCaseColumns + " FROM cases ORDER BY id");
+  while (q.executeStep()) out.push_back(impl_->case_from_row(q));
+  for (auto& c : out) c.codes = impl_->codes_of(c.id);
+  return out;
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("list_cases failed: ") + e.what());
+}
+
+std::optional<CaseDetail> Store::get_case(std::string_view ref) const try {
+  SQLite::Statement q(impl_->db, std::string("SELECT ") + Impl::kCaseColumns + " FROM cases WHERE ref = ? COLLATE NOCASE");
+  q.bind(1, std::string(ref));
+  std::optional<CaseSummary> s;
+  if (q.executeStep()) s = impl_->case_from_row(q);
+  return impl_->detail(std::move(s));
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("get_case failed: ") + e.what());
+}
+
+std::optional<CaseDetail> Store::get_case(std::int64_t id) const try {
+  SQLite::Statement q(impl_->db, std::string("SELECT ") + Impl::kCaseColumns + " FROM cases WHERE id = ?");
+  q.bind(1, id);
+  std::optional<CaseSummary> s;
+  if (q.executeStep()) s = impl_->case_from_row(q);
+  return impl_->detail(std::move(s));
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("get_case failed: ") + e.what());
+}
+
+std::int64_t Store::count_cases() const try {
+  return impl_->db.execAndGet("SELECT count(*) FROM cases").getInt64();
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("count_cases failed: ") + e.what());
+}
+
+}  // namespace casedesk::queue

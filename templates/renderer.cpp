@@ -1,1 +1,93 @@
+#include "templates/renderer.hpp"
 
+#include <fstream>
+#include <kainjow/mustache.hpp>
+#include <map>
+#include <sstream>
+
+#include "templates/builtin.hpp"
+
+namespace casedesk::templates {
+namespace mus = kainjow::mustache;
+
+namespace {
+
+mus::data to_data(const nlohmann::json& j) {
+  switch (j.type()) {
+    case nlohmann::json::value_t::object: {
+      mus::data d{mus::data::type::object};
+      for (const auto& [k, v] : j.items()) d.set(k, to_data(v));
+      return d;
+    }
+    case nlohmann::json::value_t::array: {
+      mus::data d{mus::data::type::list};
+      for (const auto& v : j) d.push_back(to_data(v));
+      return d;
+    }
+    case nlohmann::json::value_t::string:
+      return mus::data{j.get<std::string>()};
+    case nlohmann::json::value_t::boolean:
+      return j.get<bool>() ? mus::data{mus::data::type::bool_true} : mus::data{mus::data::type::bool_false};
+    case nlohmann::json::value_t::null:
+    case nlohmann::json::value_t::discarded:
+      return mus::data{mus::data::type::bool_false};
+    default:
+      return mus::data{j.dump()};
+  }
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+}  // namespace
+
+struct Renderer::Impl {
+  struct Entry {
+    std::string source;
+    std::string origin;
+  };
+  std::map<std::string, Entry, std::less<>> templates;
+};
+
+Renderer::Renderer(const std::filesystem::path& override_dir) : impl_(std::make_unique<Impl>()) {
+  for (const auto& t : builtin_templates())
+    impl_->templates[std::string(t.name)] = {std::string(t.source), "built-in"};
+  if (override_dir.empty()) return;
+  for (auto& [name, entry] : impl_->templates) {
+    std::filesystem::path file = override_dir / (name + ".mustache");
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) continue;
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in && !in.eof()) throw TemplateError(file.string() + ": cannot read");
+    mus::mustache compiled{text.str()};
+    if (!compiled.is_valid()) throw TemplateError(file.string() + ": " + compiled.error_message());
+    entry = {text.str(), file.string()};
+  }
+}
+
+Renderer::~Renderer() = default;
+Renderer::Renderer(Renderer&&) noexcept = default;
+Renderer& Renderer::operator=(Renderer&&) noexcept = default;
+
+bool Renderer::has(std::string_view name) const { return impl_->templates.find(name) != impl_->templates.end(); }
+
+std::string Renderer::origin(std::string_view name) const {
+  auto it = impl_->templates.find(name);
+  return it == impl_->templates.end() ? std::string{} : it->second.origin;
+}
+
+std::string Renderer::render(std::string_view name, const nlohmann::json& context) const {
+  auto it = impl_->templates.find(name);
+  if (it == impl_->templates.end()) throw TemplateError("no template named " + std::string(name));
+  mus::mustache tmpl{it->second.source};
+  if (!tmpl.is_valid()) throw TemplateError(it->second.origin + ": " + tmpl.error_message());
+  if (!ends_with(name, ".html")) tmpl.set_custom_escape([](const std::string& s) { return s; });
+  std::string out = tmpl.render(to_data(context));
+  if (!tmpl.is_valid()) throw TemplateError(it->second.origin + ": " + tmpl.error_message());
+  return out;
+}
+
+}  // namespace casedesk::templates

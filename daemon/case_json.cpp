@@ -1,0 +1,96 @@
+#include "daemon/case_json.hpp"
+
+#include <ctime>
+
+#include "parsers/json.hpp"
+
+namespace casedesk::daemon {
+namespace {
+
+using nlohmann::json;
+
+template <class T>
+json opt(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+}  // namespace
+
+std::string iso_utc(std::int64_t epoch) {
+  std::time_t t = static_cast<std::time_t>(epoch);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+json case_summary_json(const queue::CaseSummary& c) {
+  return {
+      {"ref", c.ref},
+      {"status", c.status},
+      {"ack_state", std::string(queue::to_string(c.ack_state))},
+      {"ack_reason", opt(c.ack_reason)},
+      {"submitter", {{"addr", c.submitter_addr}, {"name", c.submitter_name}}},
+      {"subject", c.subject},
+      {"created_at", iso_utc(c.created_at)},
+      {"updated_at", iso_utc(c.updated_at)},
+      {"codes", parsers::to_json(c.codes)},
+  };
+}
+
+json case_detail_json(const queue::CaseDetail& c) {
+  json j = case_summary_json(c.summary);
+  json messages = json::array();
+  for (const auto& m : c.messages) {
+    json source = nullptr;
+    if (m.source)
+      source = {{"mailbox", m.source->mailbox}, {"uidvalidity", m.source->uidvalidity}, {"uid", m.source->uid}};
+    messages.push_back({
+        {"id", m.id},
+        {"direction", m.direction},
+        {"message_id", opt(m.message_id)},
+        {"from_addr", opt(m.from_addr)},
+        {"from_name", opt(m.from_name)},
+        {"reply_to", m.reply_to ? json{{"addr", m.reply_to->addr}, {"name", m.reply_to->name}} : json(nullptr)},
+        {"subject", opt(m.subject)},
+        {"date", opt(m.date)},
+        {"in_reply_to", opt(m.in_reply_to)},
+        {"references", m.references},
+        {"received_at", iso_utc(m.received_at)},
+        {"size", m.size},
+        {"body_source", m.body_source},
+        {"body_text", m.body_text},
+        {"warnings", m.warnings},
+        {"source", source},
+    });
+  }
+  j["messages"] = std::move(messages);
+  json events = json::array();
+  for (const auto& e : c.events) {
+    events.push_back({{"at", iso_utc(e.at)},
+                      {"actor", e.actor},
+                      {"kind", e.kind},
+                      {"from", opt(e.from_state)},
+                      {"to", opt(e.to_state)},
+                      {"note", e.note}});
+  }
+  j["events"] = std::move(events);
+  json outbox = json::array();
+  for (const auto& o : c.outbox) {
+    outbox.push_back({{"id", o.id},
+                      {"kind", o.kind},
+                      {"state", std::string(queue::to_string(o.state))},
+                      {"message_id", opt(o.message_id)},
+                      {"to_addr", opt(o.to_addr)},
+                      {"attempts", o.attempts},
+                      {"next_attempt_at", iso_utc(o.next_attempt_at)},
+                      {"last_error", opt(o.last_error)},
+                      {"created_at", iso_utc(o.created_at)},
+                      {"sent_at", o.sent_at ? json(iso_utc(*o.sent_at)) : json(nullptr)}});
+  }
+  j["outbox"] = std::move(outbox);
+  return j;
+}
+
+}  // namespace casedesk::daemon

@@ -1,0 +1,57 @@
+#pragma once
+// RAII owners for libcurl handles (move-only, one owner each). curl_global_init is done once in
+// main() before any thread starts (see CurlGlobal).
+
+#include <curl/curl.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace casedesk::daemon {
+
+struct CurlEasyDeleter {
+  void operator()(CURL* h) const noexcept { curl_easy_cleanup(h); }
+};
+using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
+
+struct CurlSlistDeleter {
+  void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
+};
+
+// A curl_slist built from strings; owns the list.
+class CurlSlist {
+ public:
+  CurlSlist() = default;
+  explicit CurlSlist(const std::vector<std::string>& items);
+  void append(const std::string& item);
+  curl_slist* get() const noexcept { return list_.get(); }
+
+ private:
+  std::unique_ptr<curl_slist, CurlSlistDeleter> list_;
+};
+
+// curl_global_init/cleanup for the life of main().
+class CurlGlobal {
+ public:
+  CurlGlobal();
+  ~CurlGlobal();
+  CurlGlobal(const CurlGlobal&) = delete;
+  CurlGlobal& operator=(const CurlGlobal&) = delete;
+};
+
+// Zeroes a secret's bytes on destruction.
+class SecretString {
+ public:
+  SecretString() = default;
+  explicit SecretString(std::string s) : s_(std::move(s)) {}
+  ~SecretString();
+  SecretString(const SecretString&) = default;
+  SecretString& operator=(const SecretString&) = default;
+  const std::string& str() const noexcept { return s_; }
+
+ private:
+  std::string s_;
+};
+
+}  // namespace casedesk::daemon

@@ -1,0 +1,67 @@
+#pragma once
+// A blocking IMAP client over one libcurl easy handle (one connection, one login, reused).
+// Every call has a deadline (ImapOptions::timeout) and can be cancelled through a stop flag.
+// Not thread-safe: use one ImapClient per thread.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "daemon/curl_handle.hpp"
+#include "daemon/mail_error.hpp"
+
+namespace casedesk::daemon {
+
+struct ImapOptions {
+  config::Endpoint endpoint;  // endpoint.path is the intake mailbox
+  std::string username;
+  std::string password;
+  std::string ca_file;
+  std::chrono::milliseconds timeout{60000};
+  const std::atomic<bool>* stop = nullptr;  // set -> the current call ends with Kind::cancelled
+};
+
+struct MailboxStatus {
+  std::int64_t uidvalidity = 0;
+  std::int64_t uidnext = 0;
+  std::int64_t messages = 0;
+};
+
+class ImapClient {
+ public:
+  explicit ImapClient(ImapOptions options);
+
+  const std::string& mailbox() const noexcept { return options_.endpoint.path; }
+
+  // Logs in (if not connected) and reads the intake mailbox's STATUS. @throw MailError
+  MailboxStatus status();
+  // UIDs of every message in the intake mailbox, ascending. @throw MailError
+  std::vector<std::int64_t> search_all();
+  // The exact bytes of one message (sets \Seen). @throw MailError (command: no such UID)
+  std::string fetch(std::int64_t uid);
+  // UID MOVE to folder; falls back to COPY + \Deleted + UID EXPUNGE. @throw MailError
+  void move(std::int64_t uid, const std::string& folder);
+  // CREATE folder; an existing folder is not an error. @throw MailError (unreachable only)
+  void ensure_folder(const std::string& folder);
+
+ private:
+  std::string base_url() const;
+  std::string mailbox_url(const std::string& mailbox) const;
+  void prepare(const std::string& url);
+  std::string perform(const std::string& url, const std::string& custom_request, bool want_body);
+
+  ImapOptions options_;
+  CurlEasy curl_;
+  char error_buffer_[CURL_ERROR_SIZE] = {};
+};
+
+// Quotes a mailbox name for an IMAP command ("Processed" -> "\"Processed\"").
+std::string imap_quote(const std::string& s);
+
+// Maps a libcurl result to the daemon's error kinds.
+MailError::Kind classify_curl_error(CURLcode code);
+
+}  // namespace casedesk::daemon

@@ -1,0 +1,36 @@
+#pragma once
+// Builds the replies casedesk sends: template context, threading headers, RFC 5322 bytes.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "parsers/message.hpp"
+#include "queue/store.hpp"
+#include "templates/renderer.hpp"
+
+namespace casedesk::daemon {
+
+struct DeskIdentity {
+  std::string desk_name;
+  parsers::Address from;  // the desk's own From
+};
+
+struct ComposedReply {
+  std::string message_id;
+  std::string to_addr;
+  std::string raw;
+};
+
+// The Mustache context of the ack template for a case.
+nlohmann::json ack_context(const queue::CaseDetail& c, const DeskIdentity& desk);
+
+// "Re: <subject> [CD-000123]" without doubling "Re:" or the reference.
+std::string reply_subject(const std::string& subject, const std::string& case_ref);
+
+// Renders and composes the acknowledgement of a case, threaded to its first incoming message.
+// @throw parsers::ComposeError, templates::TemplateError, std::runtime_error (no recipient)
+ComposedReply compose_ack(const queue::CaseDetail& c, const templates::Renderer& renderer, const DeskIdentity& desk,
+                          std::int64_t now);
+
+}  // namespace casedesk::daemon

@@ -1,0 +1,108 @@
+#include "daemon/smtp_client.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace casedesk::daemon {
+namespace {
+
+struct UploadState {
+  const std::string* data;
+  std::size_t offset = 0;
+};
+
+size_t read_upload(char* buffer, size_t size, size_t nitems, void* userp) {
+  auto* st = static_cast<UploadState*>(userp);
+  std::size_t n = std::min(size * nitems, st->data->size() - st->offset);
+  std::memcpy(buffer, st->data->data() + st->offset, n);
+  st->offset += n;
+  return n;
+}
+
+int check_stop(void* clientp, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* stop = static_cast<const std::atomic<bool>*>(clientp);
+  return stop && stop->load() ? 1 : 0;
+}
+
+size_t discard(char*, size_t size, size_t nmemb, void*) { return size * nmemb; }
+
+}  // namespace
+
+SmtpClient::SmtpClient(SmtpOptions options) : options_(std::move(options)), curl_(curl_easy_init()) {}
+
+SendResult SmtpClient::send(const std::string& mail_from, const std::string& rcpt_to, const std::string& data) {
+  SendResult result;
+  if (!curl_) {
+    result.message = "curl_easy_init failed";
+    return result;
+  }
+  CURL* h = curl_.get();
+  const auto& e = options_.endpoint;
+  curl_easy_reset(h);
+  std::string host = e.host.find(':') != std::string::npos ? "[" + e.host + "]" : e.host;
+  std::string url = e.scheme + "://" + host + ":" + std::to_string(e.port);
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());
+  if (e.tls == config::TlsMode::starttls_required) curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+  if (e.tls == config::TlsMode::starttls_optional) curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+  if (!options_.username.empty()) {
+    curl_easy_setopt(h, CURLOPT_USERNAME, options_.username.c_str());
+    curl_easy_setopt(h, CURLOPT_PASSWORD, options_.password.c_str());
+  }
+  std::string from = "<" + mail_from + ">";
+  curl_easy_setopt(h, CURLOPT_MAIL_FROM, from.c_str());
+  CurlSlist rcpts;
+  rcpts.append("<" + rcpt_to + ">");
+  curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpts.get());
+  UploadState upload{&data};
+  curl_easy_setopt(h, CURLOPT_READFUNCTION, read_upload);
+  curl_easy_setopt(h, CURLOPT_READDATA, &upload);
+  curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)options_.timeout.count());
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)options_.timeout.count());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer_);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, check_stop);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, options_.stop);
+  error_buffer_[0] = 0;
+
+  CURLcode rc = curl_easy_perform(h);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &result.smtp_code);
+  if (rc == CURLE_OK) {
+    result.ok = true;
+    result.message = "250 accepted";
+    return result;
+  }
+  std::string detail = error_buffer_[0] ? std::string(error_buffer_) : curl_easy_strerror(rc);
+  result.message = "SMTP send failed (curl " + std::to_string(rc) + ", reply " + std::to_string(result.smtp_code) +
+                   "): " + detail;
+  switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_LOGIN_DENIED:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_USE_SSL_FAILED:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+      result.unreachable = true;
+      break;
+    default:
+      break;
+  }
+  // A 5xx reply to MAIL FROM, RCPT TO or DATA is permanent (RFC 5321 4.2.1) unless it was about
+  // authentication, which is a configuration problem an operator can fix.
+  result.permanent = result.smtp_code >= 500 && result.smtp_code < 600 && rc != CURLE_LOGIN_DENIED &&
+                     result.smtp_code != 530 && result.smtp_code != 535;
+  if (result.smtp_code == 530 || result.smtp_code == 535) result.unreachable = true;
+  return result;
+}
+
+}  // namespace casedesk::daemon
