@@ -80,11 +80,14 @@ SendResult SmtpClient::send(const std::string& mail_from, const std::string& rcp
   std::string detail = error_buffer_[0] ? std::string(error_buffer_) : curl_easy_strerror(rc);
   result.message = "SMTP send failed (curl " + std::to_string(rc) + ", reply " + std::to_string(result.smtp_code) +
                    "): " + detail;
+  // curl reports a refused RCPT or DATA as a send error too: with a 4xx/5xx reply in hand the
+  // server was reachable and answered about this message.
+  const bool server_answered = result.smtp_code >= 400;
+  const bool auth_refused = rc == CURLE_LOGIN_DENIED || result.smtp_code == 530 || result.smtp_code == 535;
   switch (rc) {
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_LOGIN_DENIED:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
@@ -92,16 +95,16 @@ SendResult SmtpClient::send(const std::string& mail_from, const std::string& rcp
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
     case CURLE_GOT_NOTHING:
-      result.unreachable = true;
+    case CURLE_WEIRD_SERVER_REPLY:
+      result.unreachable = !server_answered;
       break;
     default:
       break;
   }
-  // A 5xx reply to MAIL FROM, RCPT TO or DATA is permanent (RFC 5321 4.2.1) unless it was about
-  // authentication, which is a configuration problem an operator can fix.
-  result.permanent = result.smtp_code >= 500 && result.smtp_code < 600 && rc != CURLE_LOGIN_DENIED &&
-                     result.smtp_code != 530 && result.smtp_code != 535;
-  if (result.smtp_code == 530 || result.smtp_code == 535) result.unreachable = true;
+  if (auth_refused) result.unreachable = true;
+  // A 5xx reply to MAIL FROM, RCPT TO or DATA is permanent (RFC 5321 4.2.1); refused
+  // authentication is a configuration problem an operator fixes, so it is retried.
+  result.permanent = result.smtp_code >= 500 && result.smtp_code < 600 && !auth_refused;
   return result;
 }
 
