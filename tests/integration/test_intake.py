@@ -156,6 +156,34 @@ class IntakeTest(unittest.TestCase):
         self.assertEqual(len(desk.cases()), 1)
         self.assertEqual(len(sink_messages(sender)), 1)
 
+    def test_committed_but_unmoved_mail_is_only_moved_on_the_next_pass(self):
+        # Dovecot's maildir layout refuses "/" in names: CREATE and UID MOVE fail after the commit,
+        # which is the state a crash between commit and move leaves behind.
+        desk = self.desk('intake10@example.test', extra='')
+        with open(desk.config) as f:
+            text = f.read()
+        with open(desk.config, 'w') as f:
+            f.write(text.replace('[imap]\n', '[imap]\nprocessed_folder = "Bad/Folder"\n', 1))
+        sender = 'unmoved-%s@clinic.example' % token()
+        raw, _ = make_mail(sender, '99291 and 99292 x2 critical care?', 'ICU, 105 minutes.\n')
+        seed(desk.user, raw)
+        r = desk.serve_once()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('move to Bad/Folder failed', r.stderr)
+        self.assertEqual(len(desk.cases()), 1)
+        self.assertEqual(len(imap_uids(desk.user, 'INBOX')), 1)
+        self.assertEqual(len(sink_messages(sender)), 1)
+
+        with open(desk.config, 'w') as f:
+            f.write(text)
+        r = desk.serve_once()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(desk.cases()), 1)  # no second case
+        self.assertEqual(imap_uids(desk.user, 'INBOX'), [])
+        self.assertEqual(len(imap_uids(desk.user, 'Processed')), 1)
+        self.assertEqual(len(sink_messages(sender)), 1)  # no second ack
+        self.assertNotIn('duplicate', [e['kind'] for e in desk.case(desk.cases()[0]['ref'])['events']])
+
 
 if __name__ == '__main__':
     unittest.main()
