@@ -1,0 +1,232 @@
+#include "parsers/address.hpp"
+
+#include <string>
+
+#include "parsers/charset.hpp"
+#include "parsers/rfc2047.hpp"
+
+namespace casedesk::parsers {
+namespace {
+
+enum class TokKind { atom, quoted, special, literal };
+
+struct Tok {
+  TokKind kind;
+  std::string text;
+  bool ws_before = false;  // whitespace or a comment precedes this token
+  char special() const { return kind == TokKind::special ? text[0] : '\0'; }
+};
+
+bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool is_special(char c) {
+  switch (c) {
+    case '(': case ')': case '<': case '>': case '[': case ']': case ':': case ';':
+    case '@': case '\\': case ',': case '.': case '"':
+      return true;
+    default:
+      return false;
+  }
+}
+
+constexpr std::size_t kMaxTokens = 20000;
+
+std::vector<Tok> tokenize(std::string_view s) {
+  std::vector<Tok> toks;
+  bool ws = false;
+  std::size_t i = 0;
+  while (i < s.size() && toks.size() < kMaxTokens) {
+    char c = s[i];
+    if (is_ws(c)) {
+      ws = true;
+      ++i;
+    } else if (c == '(') {
+      int depth = 0;
+      while (i < s.size()) {
+        if (s[i] == '\\') {
+          i += 2;
+          continue;
+        }
+        if (s[i] == '(') ++depth;
+        if (s[i] == ')' && --depth == 0) {
+          ++i;
+          break;
+        }
+        ++i;
+      }
+      ws = true;
+    } else if (c == '"') {
+      std::string text;
+      ++i;
+      while (i < s.size() && s[i] != '"') {
+        if (s[i] == '\\' && i + 1 < s.size()) ++i;
+        if (s[i] != '\r' && s[i] != '\n') text.push_back(s[i]);
+        ++i;
+      }
+      if (i < s.size()) ++i;
+      toks.push_back(Tok{TokKind::quoted, std::move(text), ws});
+      ws = false;
+    } else if (c == '[') {
+      std::size_t end = s.find(']', i);
+      end = end == std::string_view::npos ? s.size() : end + 1;
+      toks.push_back(Tok{TokKind::literal, std::string(s.substr(i, end - i)), ws});
+      ws = false;
+      i = end;
+    } else if (is_special(c) && c != '\\') {
+      toks.push_back(Tok{TokKind::special, std::string(1, c), ws});
+      ws = false;
+      ++i;
+    } else {
+      std::size_t b = i;
+      while (i < s.size() && !is_ws(s[i]) && !(is_special(s[i]) && s[i] != '\\')) ++i;
+      if (i == b) ++i;
+      toks.push_back(Tok{TokKind::atom, std::string(s.substr(b, i - b)), ws});
+      ws = false;
+    }
+  }
+  return toks;
+}
+
+bool is_encoded_word(const Tok& t) {
+  return t.kind == TokKind::atom && t.text.size() >= 8 && t.text.rfind("=?", 0) == 0 &&
+         t.text.compare(t.text.size() - 2, 2, "?=") == 0;
+}
+
+std::string display_name(const std::vector<Tok>& toks, std::size_t b, std::size_t e) {
+  std::string out;
+  bool prev_ew = false;
+  bool first = true;
+  for (std::size_t k = b; k < e; ++k) {
+    const Tok& t = toks[k];
+    bool ew = is_encoded_word(t);
+    if (!first && t.ws_before && !(ew && prev_ew)) out.push_back(' ');
+    if (t.kind == TokKind::atom || t.kind == TokKind::quoted) {
+      out += t.text.find("=?") != std::string::npos ? decode_encoded_words(t.text) : to_utf8(t.text, "us-ascii");
+    } else {
+      out += to_utf8(t.text, "us-ascii");
+    }
+    prev_ew = ew;
+    first = false;
+  }
+  return out;
+}
+
+bool needs_quotes(std::string_view local) {
+  if (local.empty()) return true;
+  for (char c : local) {
+    if (is_ws(c) || (is_special(c) && c != '.')) return true;
+  }
+  return false;
+}
+
+// addr-spec text of toks[b, e): whitespace and comments dropped, quoted local parts re-quoted
+// only when needed (as Python's headerregistry does).
+std::string addr_spec(const std::vector<Tok>& toks, std::size_t b, std::size_t e) {
+  std::string out;
+  for (std::size_t k = b; k < e; ++k) {
+    const Tok& t = toks[k];
+    if (t.kind == TokKind::quoted) {
+      if (needs_quotes(t.text)) {
+        out.push_back('"');
+        for (char c : t.text) {
+          if (c == '"' || c == '\\') out.push_back('\\');
+          out.push_back(c);
+        }
+        out.push_back('"');
+      } else {
+        out += t.text;
+      }
+    } else {
+      out += t.text;
+    }
+  }
+  return to_utf8(out, "us-ascii");
+}
+
+}  // namespace
+
+std::vector<Address> parse_address_list(std::string_view value) {
+  std::vector<Address> out;
+  std::vector<Tok> toks = tokenize(value);
+  const std::size_t n = toks.size();
+  bool in_group = false;
+  std::size_t i = 0;
+  auto skip_to_separator = [&](std::size_t k) {
+    while (k < n && toks[k].special() != ',' && toks[k].special() != ';') ++k;
+    return k;
+  };
+  while (i < n) {
+    char sp = toks[i].special();
+    if (sp == ',') {
+      ++i;
+      continue;
+    }
+    if (sp == ';') {
+      in_group = false;
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < n) {
+      char c = toks[j].special();
+      if (c == '<' || c == ':' || c == '@' || c == ',' || c == ';') break;
+      ++j;
+    }
+    char stop = j < n ? toks[j].special() : '\0';
+    if (stop == ':' && !in_group) {
+      in_group = true;
+      i = j + 1;
+      continue;
+    }
+    if (stop == '<') {
+      std::size_t k = j + 1;
+      // obsolete route "@a,@b:" before the addr-spec
+      if (k < n && toks[k].special() == '@') {
+        std::size_t r = k;
+        while (r < n && toks[r].special() != ':' && toks[r].special() != '>') ++r;
+        if (r < n && toks[r].special() == ':') k = r + 1;
+      }
+      std::size_t a = k;
+      while (k < n && toks[k].special() != '>') ++k;
+      Address addr;
+      addr.name = display_name(toks, i, j);
+      addr.addr = addr_spec(toks, a, k);
+      if (!addr.addr.empty() || !addr.name.empty()) out.push_back(std::move(addr));
+      i = skip_to_separator(k);
+      continue;
+    }
+    if (stop == '@') {
+      std::size_t k = j + 1;
+      bool last_was_word = false;
+      while (k < n) {
+        const Tok& t = toks[k];
+        char c = t.special();
+        if (c == '.') {
+          last_was_word = false;
+        } else if (t.kind == TokKind::atom || t.kind == TokKind::literal) {
+          if (last_was_word && t.ws_before) break;
+          last_was_word = true;
+        } else {
+          break;
+        }
+        ++k;
+      }
+      Address addr;
+      addr.addr = addr_spec(toks, i, k);
+      out.push_back(std::move(addr));
+      i = skip_to_separator(k);
+      continue;
+    }
+    // No '@' and no brackets: a bare local name ("foo") or junk words.
+    if (j > i) {
+      Address addr;
+      addr.addr = addr_spec(toks, i, i + 1);
+      if (j > i + 1) addr.addr = display_name(toks, i, j);
+      out.push_back(std::move(addr));
+    }
+    i = j;
+    if (i < n && toks[i].special() != ',' && toks[i].special() != ';') ++i;
+  }
+  return out;
+}
+
+}  // namespace casedesk::parsers
