@@ -1,8 +1,10 @@
 #include "daemon/replies.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <stdexcept>
 
+#include "parsers/case_ref.hpp"
 #include "parsers/compose.hpp"
 
 namespace casedesk::daemon {
@@ -58,7 +60,11 @@ nlohmann::json ack_context(const queue::CaseDetail& c, const DeskIdentity& desk)
 std::string reply_subject(const std::string& subject, const std::string& case_ref) {
   std::string out = subject.empty() ? "Your case" : subject;
   if (!starts_with_reply_prefix(out)) out = "Re: " + out;
-  if (out.find("[" + case_ref + "]") == std::string::npos) out += " [" + case_ref + "]";
+  const auto prefix = std::string_view(case_ref).substr(0, case_ref.find('-'));
+  const auto present = parsers::find_case_ref(out, prefix);
+  if (!present || !std::equal(present->begin(), present->end(), case_ref.begin(), case_ref.end(),
+                              [](char a, char b) { return std::toupper((unsigned char)a) == std::toupper((unsigned char)b); }))
+    out += " [" + case_ref + "]";
   return out;
 }
 

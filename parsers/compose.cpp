@@ -116,42 +116,44 @@ std::string quoted_printable(std::string_view text) {
     out += "=\r\n";
     line_len = 0;
   };
+  // Trailing whitespace before a line break must be encoded (RFC 2045 6.7 rule 3); "=XX" is two
+  // characters longer, so it may need a soft break to keep the line within 76.
+  auto encode_trailing_ws = [&] {
+    if (out.empty() || (out.back() != ' ' && out.back() != '\t')) return;
+    unsigned char ws = static_cast<unsigned char>(out.back());
+    out.pop_back();
+    --line_len;
+    if (line_len + 3 > 75) soft_break();
+    out += '=';
+    out += hex[ws >> 4];
+    out += hex[ws & 15];
+    line_len += 3;
+  };
   for (std::size_t i = 0; i < text.size(); ++i) {
     unsigned char c = text[i];
     if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
     if (c == '\n') {
-      // Trailing whitespace before a line break must be encoded (RFC 2045 6.7 rule 3).
-      if (!out.empty() && (out.back() == ' ' || out.back() == '\t')) {
-        char ws = out.back();
-        out.pop_back();
-        out += '=';
-        out += hex[(unsigned char)ws >> 4];
-        out += hex[(unsigned char)ws & 15];
-      }
+      encode_trailing_ws();
       out += "\r\n";
       line_len = 0;
       continue;
     }
-    std::string piece;
     bool literal = (c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t';
-    // A leading "." or "From " could be mangled in transit; encode the first char of such lines.
+    if (line_len + (literal ? 1 : 3) > 75) soft_break();
+    // A leading "." or "From " could be mangled in transit; encode the first char of such lines,
+    // including lines that start after a soft break.
     if (line_len == 0 && (c == '.' || (c == 'F' && text.substr(i, 5) == "From "))) literal = false;
     if (literal) {
-      piece = static_cast<char>(c);
+      out += static_cast<char>(c);
+      line_len += 1;
     } else {
-      piece = {'=', hex[c >> 4], hex[c & 15]};
+      out += '=';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+      line_len += 3;
     }
-    if (line_len + piece.size() > 75) soft_break();
-    out += piece;
-    line_len += piece.size();
   }
-  if (!out.empty() && (out.back() == ' ' || out.back() == '\t')) {
-    char ws = out.back();
-    out.pop_back();
-    out += '=';
-    out += hex[(unsigned char)ws >> 4];
-    out += hex[(unsigned char)ws & 15];
-  }
+  encode_trailing_ws();
   if (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0) out += "\r\n";
   return out;
 }
@@ -237,15 +239,18 @@ std::string format_rfc5322_date(std::int64_t epoch) {
 std::string encode_header_text(std::string_view utf8) {
   std::string text = one_line(utf8);
   if (is_ascii_printable(text)) return text;
-  // Each encoded word carries at most 45 bytes (60 base64 chars; word <= 75 chars), split only
-  // between whole UTF-8 sequences so every word decodes on its own (RFC 2047 section 5).
+  // Each encoded word carries at most 36 bytes (48 base64 chars; word = 60 chars), so that
+  // "Header-Name: " + one word stays within 78 chars for names up to 16 chars (fold_header cannot
+  // break a word), split only between whole UTF-8 sequences so every word decodes on its own
+  // (RFC 2047 section 5).
+  constexpr std::size_t kMaxEncodedWordBytes = 36;
   std::string out;
   std::size_t i = 0;
   while (i < text.size()) {
     std::size_t end = i;
     while (end < text.size()) {
       std::size_t n = utf8_len(static_cast<unsigned char>(text[end]));
-      if (end + n - i > 45) break;
+      if (end + n - i > kMaxEncodedWordBytes) break;
       end += n;
     }
     if (end == i) end = std::min(text.size(), i + 1);
@@ -287,12 +292,15 @@ std::string compose_message(const Outgoing& mail) {
     return out;
   }
   std::string boundary = "=_casedesk_" + random_hex(12);
-  out += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n\r\n";
+  // Folded: on one line the boundary parameter makes it 83 chars.
+  out += "Content-Type: multipart/alternative;\r\n boundary=\"" + boundary + "\"\r\n\r\n";
+  // The CRLF before each "--boundary" belongs to the delimiter (RFC 2046 5.1.1): write one of its
+  // own so a part's final line break survives.
   out += "--" + boundary + "\r\n" + text_part_headers() + "\r\n" + quoted_printable(mail.text_body);
-  out += "--" + boundary + "\r\n";
+  out += "\r\n--" + boundary + "\r\n";
   out += "Content-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n";
   out += quoted_printable(mail.html_body);
-  out += "--" + boundary + "--\r\n";
+  out += "\r\n--" + boundary + "--\r\n";
   return out;
 }
 

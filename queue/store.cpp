@@ -154,6 +154,13 @@ std::optional<std::int64_t> col_opt_i64(const SQLite::Column& c) {
   return c.getInt64();
 }
 
+// A blob bound from a null pointer is SQL NULL (sqlite3_bind_blob), which an empty
+// std::string_view{} has: bind a non-null pointer so empty bytes stay a zero-length blob.
+void bind_blob(SQLite::Statement& q, int index, std::string_view bytes) {
+  static constexpr char kEmpty[1] = {0};
+  q.bind(index, static_cast<const void*>(bytes.empty() ? kEmpty : bytes.data()), static_cast<int>(bytes.size()));
+}
+
 json parse_json_or(const std::string& text, json fallback) {
   json j = json::parse(text, nullptr, false);
   return j.is_discarded() ? fallback : j;
@@ -500,7 +507,7 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
     bind_opt(q, 10, m.in_reply_to);
     q.bind(11, json(m.references).dump());
     q.bind(12, now);
-    q.bind(13, static_cast<const void*>(mail.raw.data()), static_cast<int>(mail.raw.size()));
+    bind_blob(q, 13, mail.raw);
     q.bind(14, sha);
     q.bind(15, std::string(parsers::to_string(m.body_source)));
     q.bind(16, m.body_text);
@@ -596,7 +603,7 @@ std::int64_t Store::quarantine(const std::optional<MailSource>& source, std::str
     q.bind(4);
   }
   q.bind(5, std::string(reason));
-  q.bind(6, static_cast<const void*>(raw.data()), static_cast<int>(raw.size()));
+  bind_blob(q, 6, raw);
   q.exec();
   std::int64_t id = db.getLastInsertRowid();
   impl_->add_event(std::nullopt, now, "intake", "quarantined", std::nullopt, std::nullopt,
@@ -643,7 +650,7 @@ void Store::set_outbox_content(std::int64_t id, std::string_view message_id, std
                       "UPDATE outbox SET message_id = ?, to_addr = ?, raw = ? WHERE id = ? AND message_id IS NULL");
   q.bind(1, std::string(message_id));
   q.bind(2, std::string(to_addr));
-  q.bind(3, static_cast<const void*>(raw.data()), static_cast<int>(raw.size()));
+  bind_blob(q, 3, raw);
   q.bind(4, id);
   if (q.exec() != 1) throw StoreError("outbox item " + std::to_string(id) + " is already composed or gone");
 } catch (const SQLite::Exception& e) {

@@ -54,11 +54,17 @@ Renderer::Renderer(const std::filesystem::path& override_dir) : impl_(std::make_
   for (const auto& t : builtin_templates())
     impl_->templates[std::string(t.name)] = {std::string(t.source), "built-in"};
   if (override_dir.empty()) return;
+  std::error_code dir_ec;
+  if (!std::filesystem::is_directory(override_dir, dir_ec))
+    throw TemplateError(override_dir.string() + ": template folder does not exist or is not a folder");
   for (auto& [name, entry] : impl_->templates) {
     std::filesystem::path file = override_dir / (name + ".mustache");
     std::error_code ec;
     if (!std::filesystem::exists(file, ec)) continue;
+    // A directory opens as an ifstream and reads as empty: it would silently become an empty template.
+    if (!std::filesystem::is_regular_file(file, ec)) throw TemplateError(file.string() + ": not a regular file");
     std::ifstream in(file, std::ios::binary);
+    if (!in.is_open()) throw TemplateError(file.string() + ": cannot read");
     std::ostringstream text;
     text << in.rdbuf();
     if (!in && !in.eof()) throw TemplateError(file.string() + ": cannot read");
