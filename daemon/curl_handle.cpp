@@ -25,4 +25,33 @@ SecretString::~SecretString() {
   for (std::size_t i = 0; i < s_.size(); ++i) p[i] = 0;
 }
 
+namespace {
+int abort_when_stopped(void* clientp, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* stop = static_cast<const std::atomic<bool>*>(clientp);
+  return stop && stop->load() ? 1 : 0;
+}
+}  // namespace
+
+std::string endpoint_url(const config::Endpoint& e) {
+  const std::string host = e.host.find(':') != std::string::npos ? "[" + e.host + "]" : e.host;
+  return e.scheme + "://" + host + ":" + std::to_string(e.port);
+}
+
+void apply_transfer_options(CURL* h, const config::Endpoint& e, const std::string& ca_file,
+                            std::chrono::milliseconds timeout, const std::atomic<bool>* stop, char* error_buffer) {
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, ca_file.c_str());
+  if (e.tls == config::TlsMode::starttls_required) curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+  if (e.tls == config::TlsMode::starttls_optional) curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout.count());
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout.count());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
+  error_buffer[0] = 0;
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, abort_when_stopped);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, stop);
+}
+
 }  // namespace casedesk::daemon

@@ -4,9 +4,14 @@
 
 #include <curl/curl.h>
 
+#include <atomic>
+#include <chrono>
+
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "config/config.hpp"
 
 namespace casedesk::daemon {
 
@@ -53,5 +58,15 @@ class SecretString {
  private:
   std::string s_;
 };
+
+// "imaps://host:993" (IPv6 hosts in brackets), without a trailing slash.
+std::string endpoint_url(const config::Endpoint& endpoint);
+
+// The options every mail transfer shares: TLS always verified (CA file if given; STARTTLS
+// required or opportunistic per endpoint.tls), connect and total deadlines, no signals, an
+// error buffer, and cancellation when *stop becomes true (the transfer ends with
+// CURLE_ABORTED_BY_CALLBACK). `error_buffer` must hold CURL_ERROR_SIZE bytes and outlive the transfer.
+void apply_transfer_options(CURL* handle, const config::Endpoint& endpoint, const std::string& ca_file,
+                            std::chrono::milliseconds timeout, const std::atomic<bool>* stop, char* error_buffer);
 
 }  // namespace casedesk::daemon

@@ -12,11 +12,6 @@ size_t append_to_string(char* data, size_t size, size_t nmemb, void* userp) {
   return size * nmemb;
 }
 
-int check_stop(void* clientp, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  const auto* stop = static_cast<const std::atomic<bool>*>(clientp);
-  return stop && stop->load() ? 1 : 0;
-}
-
 std::string percent_encode(const std::string& s) {
   static constexpr char hex[] = "0123456789ABCDEF";
   std::string out;
@@ -79,34 +74,17 @@ ImapClient::ImapClient(ImapOptions options) : options_(std::move(options)), curl
   if (!curl_) throw MailError(MailError::Kind::unreachable, "curl_easy_init failed");
 }
 
-std::string ImapClient::base_url() const {
-  const auto& e = options_.endpoint;
-  std::string host = e.host.find(':') != std::string::npos ? "[" + e.host + "]" : e.host;
-  return e.scheme + "://" + host + ":" + std::to_string(e.port) + "/";
-}
+std::string ImapClient::base_url() const { return endpoint_url(options_.endpoint) + "/"; }
 
 std::string ImapClient::mailbox_url(const std::string& mailbox) const { return base_url() + percent_encode(mailbox); }
 
 void ImapClient::prepare(const std::string& url) {
   CURL* h = curl_.get();
-  const auto& e = options_.endpoint;
   curl_easy_reset(h);  // keeps the live connection and session cache
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_USERNAME, options_.username.c_str());
   curl_easy_setopt(h, CURLOPT_PASSWORD, options_.password.c_str());
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!options_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());
-  if (e.tls == config::TlsMode::starttls_required) curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
-  if (e.tls == config::TlsMode::starttls_optional) curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)options_.timeout.count());
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)options_.timeout.count());
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer_);
-  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, check_stop);
-  curl_easy_setopt(h, CURLOPT_XFERINFODATA, options_.stop);
-  error_buffer_[0] = 0;
+  apply_transfer_options(h, options_.endpoint, options_.ca_file, options_.timeout, options_.stop, error_buffer_);
 }
 
 std::string ImapClient::perform(const std::string& url, const std::string& custom_request, bool want_body) {

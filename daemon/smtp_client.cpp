@@ -19,11 +19,6 @@ size_t read_upload(char* buffer, size_t size, size_t nitems, void* userp) {
   return n;
 }
 
-int check_stop(void* clientp, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  const auto* stop = static_cast<const std::atomic<bool>*>(clientp);
-  return stop && stop->load() ? 1 : 0;
-}
-
 size_t discard(char*, size_t size, size_t nmemb, void*) { return size * nmemb; }
 
 }  // namespace
@@ -37,16 +32,9 @@ SendResult SmtpClient::send(const std::string& mail_from, const std::string& rcp
     return result;
   }
   CURL* h = curl_.get();
-  const auto& e = options_.endpoint;
   curl_easy_reset(h);
-  std::string host = e.host.find(':') != std::string::npos ? "[" + e.host + "]" : e.host;
-  std::string url = e.scheme + "://" + host + ":" + std::to_string(e.port);
+  const std::string url = endpoint_url(options_.endpoint);
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!options_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());
-  if (e.tls == config::TlsMode::starttls_required) curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
-  if (e.tls == config::TlsMode::starttls_optional) curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
   if (!options_.username.empty()) {
     curl_easy_setopt(h, CURLOPT_USERNAME, options_.username.c_str());
     curl_easy_setopt(h, CURLOPT_PASSWORD, options_.password.c_str());
@@ -61,14 +49,7 @@ SendResult SmtpClient::send(const std::string& mail_from, const std::string& rcp
   curl_easy_setopt(h, CURLOPT_READDATA, &upload);
   curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)options_.timeout.count());
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)options_.timeout.count());
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer_);
-  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, check_stop);
-  curl_easy_setopt(h, CURLOPT_XFERINFODATA, options_.stop);
-  error_buffer_[0] = 0;
+  apply_transfer_options(h, options_.endpoint, options_.ca_file, options_.timeout, options_.stop, error_buffer_);
 
   CURLcode rc = curl_easy_perform(h);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &result.smtp_code);
