@@ -602,6 +602,8 @@ const std::vector<TableSpec>& schema() {
             [](Loader& l, const Field& f, const Value& v) {
               set_duration(l, f, v, l.cfg.imap.timeout);
             }},
+           {"idle", Kind::boolean, false,
+            [](Loader& l, const Field&, const Value& v) { l.cfg.imap.idle = boolean(v); }},
        },
        [](Loader& l, int table_line) {
          resolve_secret(l, "imap", table_line, true, l.cfg.imap.password);
@@ -672,6 +674,45 @@ const std::vector<TableSpec>& schema() {
            {"dir", Kind::string, false,
             [](Loader& l, const Field& f, const Value& v) {
               set_path(l, f, v, l.cfg.templates.dir);
+            }},
+       },
+       nullptr},
+      {"limits",
+       {
+           {"max_message_size", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) {
+              const auto n = parse_size(str(v));
+              if (!n || *n == 0) {
+                l.issue(f.line, f.key + ": invalid size \"" + str(v) +
+                                    "\" (expected a whole number and a unit: 512KB, 25MB, 1GB)");
+              } else {
+                l.cfg.limits.max_message_size = *n;
+              }
+            }},
+           {"auto_replies_per_sender", Kind::integer, false,
+            [](Loader& l, const Field& f, const Value& v) {
+              const auto n = std::get<std::int64_t>(v);
+              if (n < 0 || n > 1000000) {
+                l.issue(f.line, f.key + ": must be between 0 and 1000000");
+              } else {
+                l.cfg.limits.auto_replies_per_sender = static_cast<int>(n);
+              }
+            }},
+       },
+       nullptr},
+      {"intake",
+       {
+           {"ack_window", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) {
+              set_duration(l, f, v, l.cfg.intake.ack_window);
+            }},
+       },
+       nullptr},
+      {"outbox",
+       {
+           {"retry_for", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) {
+              set_duration(l, f, v, l.cfg.outbox.retry_for);
             }},
        },
        nullptr},

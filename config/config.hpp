@@ -42,6 +42,7 @@ struct ImapConfig {
   std::string failed_folder = "Failed";
   Duration poll_interval = std::chrono::seconds(30);
   Duration timeout = std::chrono::seconds(60);  // deadline for each IMAP command
+  bool idle = true;              // wait in IMAP IDLE when the server offers it, else poll
 };
 
 struct SmtpConfig {
@@ -69,6 +70,21 @@ struct DeskConfig {
   std::string case_prefix = "CD";
 };
 
+struct LimitsConfig {
+  std::uint64_t max_message_size = 25ull * 1024 * 1024;  // larger mail is quarantined unparsed
+  int auto_replies_per_sender = 20;                      // automatic replies to one address per day
+};
+
+struct IntakeConfig {
+  // Mail that reached the server longer than this before the daemon's first start is imported
+  // without an acknowledgement.
+  Duration ack_window = std::chrono::hours(24);
+};
+
+struct OutboxConfig {
+  Duration retry_for = std::chrono::hours(48);  // temporary SMTP failures are retried this long
+};
+
 struct Config {
   std::filesystem::path source;  // the file it was read from
   ImapConfig imap;
@@ -76,6 +92,9 @@ struct Config {
   StoreConfig store;
   TemplatesConfig templates;
   DeskConfig desk;
+  LimitsConfig limits;
+  IntakeConfig intake;
+  OutboxConfig outbox;
 };
 
 // One problem found in a config file. line is 1-based; 0 when no line applies.

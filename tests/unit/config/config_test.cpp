@@ -252,7 +252,7 @@ TEST(Config, UnknownKeyReportsLine) {
 }
 
 TEST(Config, UnknownTableReportsLine) {
-  expect_issue(kMinimal + "\n[limits]\nmax = 1\n", 9, "unknown table limits");
+  expect_issue(kMinimal + "\n[limitz]\nmax = 1\n", 9, "unknown table limitz");
 }
 
 TEST(Config, UnknownRootKeyReportsLine) {
@@ -613,5 +613,32 @@ TEST(Config, LoadWithoutSecretsSkipsTheEnvironment) {
   auto cfg = casedesk::config::load_config_from_string(text, "/tmp/x.toml", casedesk::config::LoadOptions{false});
   EXPECT_TRUE(cfg.imap.password.empty());
   EXPECT_EQ(cfg.imap.username, "u@example.test");
+}
+}  // namespace
+
+namespace {
+TEST(Config, LimitsIntakeAndOutboxKeys) {
+  const char* base =
+      "[imap]\nurl = \"imaps://127.0.0.1:10993/INBOX\"\nusername = \"u@example.test\"\npassword = \"p\"\n"
+      "idle = false\n"
+      "[smtp]\nurl = \"smtp://127.0.0.1:2525\"\nfrom = \"Desk <desk@example.test>\"\n"
+      "[limits]\nmax_message_size = \"512KB\"\nauto_replies_per_sender = 3\n"
+      "[intake]\nack_window = \"2h\"\n[outbox]\nretry_for = \"5m\"\n";
+  auto cfg = casedesk::config::load_config_from_string(base, "/tmp/x.toml");
+  EXPECT_FALSE(cfg.imap.idle);
+  EXPECT_EQ(cfg.limits.max_message_size, 512u * 1024u);
+  EXPECT_EQ(cfg.limits.auto_replies_per_sender, 3);
+  EXPECT_EQ(cfg.intake.ack_window, std::chrono::hours(2));
+  EXPECT_EQ(cfg.outbox.retry_for, std::chrono::minutes(5));
+  std::string bad = std::string(base) + "";
+  bad.replace(bad.find("\"512KB\""), 7, "\"lots\"");
+  try {
+    casedesk::config::load_config_from_string(bad, "/tmp/x.toml");
+    FAIL() << "expected ConfigError";
+  } catch (const casedesk::config::ConfigError& e) {
+    ASSERT_EQ(e.issues().size(), 1u);
+    EXPECT_EQ(e.issues()[0].line, 10);
+    EXPECT_NE(e.issues()[0].message.find("limits.max_message_size"), std::string::npos);
+  }
 }
 }  // namespace
