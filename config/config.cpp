@@ -698,6 +698,10 @@ const std::vector<TableSpec>& schema() {
                 l.cfg.limits.auto_replies_per_sender = static_cast<int>(n);
               }
             }},
+           {"auto_reply_window", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) {
+              set_duration(l, f, v, l.cfg.limits.auto_reply_window);
+            }},
        },
        nullptr},
       {"intake",

@@ -72,7 +72,8 @@ struct DeskConfig {
 
 struct LimitsConfig {
   std::uint64_t max_message_size = 25ull * 1024 * 1024;  // larger mail is quarantined unparsed
-  int auto_replies_per_sender = 20;                      // automatic replies to one address per day
+  int auto_replies_per_sender = 20;                      // automatic replies to one address per window
+  Duration auto_reply_window = std::chrono::hours(1);    // the window of that cap
 };
 
 struct IntakeConfig {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -12,8 +13,11 @@
 
 #include "config/config.hpp"
 #include "daemon/case_json.hpp"
+#include "daemon/intake.hpp"
+#include "daemon/codes_commands.hpp"
 #include "daemon/service.hpp"
 #include "parsers/case_ref.hpp"
+#include "parsers/code_validation.hpp"
 #include "parsers/codes.hpp"
 #include "parsers/json.hpp"
 #include "parsers/message.hpp"
@@ -84,29 +88,37 @@ int cmd_check_config(const std::filesystem::path& file, std::ostream& out, std::
 }
 
 int cmd_parse(const std::vector<std::string>& files, bool as_json, const std::optional<std::filesystem::path>& config,
-              std::ostream& out, std::ostream& err) {
+              std::ostream& out, std::ostream& err, const std::optional<std::filesystem::path>& codes_db) {
   std::string prefix = "CD";
+  std::optional<std::filesystem::path> store_db;
   if (config) {
     auto cfg = load_or_report(*config, false, err);
     if (!cfg) return kExitConfig;
     prefix = cfg->desk.case_prefix;
+    store_db = cfg->store.path;
   }
+  bool code_sets_ok = true;
+  const auto code_sets = parse_code_sets(codes_db, store_db, code_sets_ok, err);  // null: no validation
+  if (!code_sets_ok) return 1;
   int rc = kExitOk;
   for (const auto& file : files) {
     std::string error;
     auto raw = read_file(file, error);
     json j;
     std::vector<parsers::Code> codes;
+    std::vector<std::string> code_notes;
     parsers::Message message;
     if (raw) {
       message = parsers::parse_message(*raw);
       codes = parsers::extract_codes(message);
+      if (code_sets) code_notes = parsers::validate_codes(codes, code_sets.get());
     } else {
       rc = 1;
     }
     j = parsers::to_json(message);
     j["file"] = file;
     j["codes"] = parsers::to_json(codes);
+    j["notes"] = code_notes;
     auto ref = message.subject ? parsers::find_case_ref(*message.subject, prefix) : std::nullopt;
     j["case_ref"] = ref ? json(*ref) : json(nullptr);
     j["error"] = raw ? json(nullptr) : json(error);
@@ -125,6 +137,9 @@ int cmd_parse(const std::vector<std::string>& files, bool as_json, const std::op
     out << "  body:    " << parsers::to_string(message.body_source) << ", " << message.body_text.size() << " bytes\n";
     out << "  attachments: " << message.attachments.size() << "\n";
     out << "  codes:   " << (codes.empty() ? "(none)" : codes_text(codes)) << "\n";
+    for (const auto& c : codes)
+      if (c.status) out << "    " << c.code << ": " << *c.status << (c.notes.empty() ? "" : " — " + c.notes.front()) << "\n";
+    for (const auto& n : code_notes) out << "  note:    " << n << "\n";
     if (ref) out << "  case:    " << *ref << "\n";
     for (const auto& w : message.warnings) out << "  warning: " << w << "\n";
   }
@@ -143,6 +158,9 @@ int cmd_serve(const std::filesystem::path& file, bool once, std::ostream& err) {
   } catch (const queue::StoreError& e) {
     spdlog::critical("{}", e.what());
     return kExitSoftware;
+  } catch (const LockRefused& e) {
+    err << "casedesk: " << e.what() << "\n";
+    return kExitTempFail;
   }
 }
 
@@ -217,6 +235,117 @@ int cmd_queue_show(const std::filesystem::path& file, const std::string& ref, bo
     out << "\n";
   }
   return kExitOk;
+}
+
+int cmd_status(const std::filesystem::path& file, bool as_json, std::ostream& out, std::ostream& err) {
+  auto cfg = load_or_report(file, false, err);
+  if (!cfg) return kExitConfig;
+  queue::Store store(queue::StoreOptions{cfg->store.path, cfg->desk.case_prefix});
+  const auto counters = store.counters();
+  const auto snap = store.snapshot();
+  json j;
+  j["counters"] = json::object();
+  json last_intake = nullptr;
+  json first_start = nullptr;
+  for (const auto& c : counters) {
+    if (c.name == "first_start_at") {
+      first_start = iso_utc(c.value);
+      continue;
+    }
+    j["counters"][c.name] = c.value;
+    if (c.name == "intake_passes_ok") last_intake = iso_utc(c.updated_at);
+  }
+  j["last_successful_intake"] = last_intake;
+  j["first_start"] = first_start;
+  j["cases"] = json::object();
+  for (const auto& [status, n] : snap.cases_by_status) j["cases"][status] = n;
+  j["outbox"] = json::object();
+  for (const auto& [state, n] : snap.outbox_by_state) j["outbox"][state] = n;
+  j["oldest_pending_reply"] = snap.oldest_pending_reply_at ? json(iso_utc(*snap.oldest_pending_reply_at)) : json(nullptr);
+  j["quarantined"] = snap.quarantined;
+  j["daemons"] = json::array();
+  for (const auto& [key, h] : snap.daemons)
+    j["daemons"].push_back({{"mailbox", key}, {"pid", h.pid}, {"host", h.host}, {"started_at", iso_utc(h.started_at)},
+                            {"heartbeat_at", iso_utc(h.heartbeat_at)}});
+  if (as_json) {
+    out << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  out << "last successful intake: " << (last_intake.is_null() ? "never" : last_intake.get<std::string>()) << "\n";
+  for (const auto& d : j["daemons"])
+    out << "daemon: pid " << d["pid"] << " on " << d["host"].get<std::string>() << ", heartbeat "
+        << d["heartbeat_at"].get<std::string>() << "\n";
+  if (j["daemons"].empty()) out << "daemon: not running\n";
+  out << "cases:";
+  for (const auto& [k, v] : j["cases"].items()) out << " " << k << "=" << v;
+  out << "\noutbox:";
+  for (const auto& [k, v] : j["outbox"].items()) out << " " << k << "=" << v;
+  out << "\nquarantined: " << snap.quarantined << "\ncounters:";
+  for (const auto& [k, v] : j["counters"].items()) out << " " << k << "=" << v;
+  out << "\n";
+  return kExitOk;
+}
+
+int cmd_quarantine_list(const std::filesystem::path& file, bool as_json, std::ostream& out, std::ostream& err) {
+  auto cfg = load_or_report(file, false, err);
+  if (!cfg) return kExitConfig;
+  queue::Store store(queue::StoreOptions{cfg->store.path, cfg->desk.case_prefix});
+  auto records = store.list_quarantine();
+  if (as_json) {
+    json arr = json::array();
+    for (const auto& r : records) {
+      arr.push_back({{"id", r.id},
+                     {"at", iso_utc(r.at)},
+                     {"mailbox", r.source ? json(r.source->mailbox) : json(nullptr)},
+                     {"uidvalidity", r.source ? json(r.source->uidvalidity) : json(nullptr)},
+                     {"uid", r.source ? json(r.source->uid) : json(nullptr)},
+                     {"reason", r.reason},
+                     {"size", r.size},
+                     {"case_ref", r.case_ref ? json(*r.case_ref) : json(nullptr)}});
+    }
+    out << arr.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  out << std::left << std::setw(6) << "ID" << std::setw(21) << "AT" << std::setw(8) << "UID" << std::setw(10)
+      << "SIZE" << std::setw(11) << "CASE"
+      << "REASON\n";
+  for (const auto& r : records) {
+    out << std::left << std::setw(6) << r.id << std::setw(21) << iso_utc(r.at) << std::setw(8)
+        << (r.source ? std::to_string(r.source->uid) : "-") << std::setw(10) << r.size << std::setw(11)
+        << r.case_ref.value_or("-") << r.reason << "\n";
+  }
+  out << records.size() << " quarantined mail(s)\n";
+  return kExitOk;
+}
+
+int cmd_quarantine_retry(const std::filesystem::path& file, std::int64_t id, std::ostream& out, std::ostream& err) {
+  auto cfg = load_or_report(file, false, err);
+  if (!cfg) return kExitConfig;
+  queue::Store store(queue::StoreOptions{cfg->store.path, cfg->desk.case_prefix});
+  auto raw = store.quarantined_raw(id);
+  if (!raw) {
+    err << "no quarantined mail " << id << "\n";
+    return 1;
+  }
+  IntakeOptions options;
+  options.own_addresses = {cfg->smtp.from_addr, cfg->imap.username};
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  try {
+    auto mail = prepare_incoming(std::move(*raw), std::nullopt, options);
+    auto result = store.enqueue(mail, now);
+    store.mark_quarantine_retried(id, result.case_id, now);
+    out << "quarantine " << id << " -> case " << result.case_ref
+        << (result.outcome == queue::EnqueueResult::Outcome::duplicate ? " (already a case)" : "")
+        << (mail.suppress_ack_reason ? "" : "; its acknowledgement goes out with the next outbox pass") << "\n";
+    return kExitOk;
+  } catch (const queue::StoreError&) {
+    throw;
+  } catch (const std::exception& e) {
+    err << "quarantine " << id << " still fails: " << e.what() << "\n";
+    return 1;
+  }
 }
 
 }  // namespace casedesk::daemon

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <ctime>
 #include <sstream>
 
 namespace casedesk::daemon {
@@ -115,27 +117,57 @@ MailboxStatus ImapClient::status() {
   return s;
 }
 
-std::vector<std::int64_t> ImapClient::search_all() {
-  std::string out = perform(mailbox_url(mailbox()), "UID SEARCH ALL", false);
-  std::vector<std::int64_t> uids;
-  std::istringstream lines(out);
+std::int64_t parse_internal_date(std::string_view t) {
+  // dd-Mon-yyyy hh:mm:ss +zzzz (RFC 3501 date-time; the day may be space-padded)
+  static constexpr std::string_view months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  int day = 0, year = 0, hh = 0, mm = 0, ss = 0, zone = 0;
+  char mon[4] = {}, sign = '+';
+  std::string copy(t);
+  if (std::sscanf(copy.c_str(), "%d-%3c-%d %d:%d:%d %c%d", &day, mon, &year, &hh, &mm, &ss, &sign, &zone) != 8)
+    return -1;
+  auto pos = months.find(std::string_view(mon, 3));
+  if (pos == std::string_view::npos || pos % 3 != 0 || day < 1 || day > 31 || year < 1970) return -1;
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = static_cast<int>(pos / 3);
+  tm.tm_mday = day;
+  tm.tm_hour = hh;
+  tm.tm_min = mm;
+  tm.tm_sec = ss;
+  std::int64_t epoch = static_cast<std::int64_t>(timegm(&tm));
+  std::int64_t offset = (zone / 100) * 3600 + (zone % 100) * 60;
+  return sign == '-' ? epoch + offset : epoch - offset;
+}
+
+std::vector<MessageInfo> parse_fetch_listing(const std::string& response) {
+  std::vector<MessageInfo> out;
+  std::istringstream lines(response);
   std::string line;
   while (std::getline(lines, line)) {
-    if (line.rfind("* SEARCH", 0) != 0) continue;
-    std::istringstream words(line.substr(8));
-    std::string w;
-    while (words >> w) {
-      try {
-        std::size_t used = 0;
-        long long v = std::stoll(w, &used);
-        if (used == w.size() && v > 0) uids.push_back(v);
-      } catch (const std::exception&) {
-      }
+    if (line.rfind("* ", 0) != 0 || line.find(" FETCH (") == std::string::npos) continue;
+    MessageInfo info;
+    info.uid = find_number_after(line, "UID");
+    info.size = find_number_after(line, "RFC822.SIZE");
+    auto d = line.find("INTERNALDATE \"");
+    if (d != std::string::npos) {
+      auto end = line.find('"', d + 14);
+      if (end != std::string::npos) info.internal_date = parse_internal_date(std::string_view(line).substr(d + 14, end - d - 14));
     }
+    if (info.uid > 0) out.push_back(info);
   }
-  std::sort(uids.begin(), uids.end());
-  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
-  return uids;
+  std::sort(out.begin(), out.end(), [](const MessageInfo& a, const MessageInfo& b) { return a.uid < b.uid; });
+  out.erase(std::unique(out.begin(), out.end(), [](const MessageInfo& a, const MessageInfo& b) { return a.uid == b.uid; }),
+            out.end());
+  return out;
+}
+
+std::vector<MessageInfo> ImapClient::list_messages() {
+  return parse_fetch_listing(perform(mailbox_url(mailbox()), "UID FETCH 1:* (UID RFC822.SIZE INTERNALDATE)", false));
+}
+
+std::string ImapClient::fetch_header(std::int64_t uid) {
+  return perform(mailbox_url(mailbox()) + ";UID=" + std::to_string(uid) + ";SECTION=HEADER", "", true);
 }
 
 std::string ImapClient::fetch(std::int64_t uid) {

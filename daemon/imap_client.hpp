@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
@@ -30,6 +31,19 @@ struct MailboxStatus {
   std::int64_t messages = 0;
 };
 
+// What the server says about one message before we fetch it.
+struct MessageInfo {
+  std::int64_t uid = 0;
+  std::int64_t size = -1;           // RFC822.SIZE, -1 if not reported
+  std::int64_t internal_date = -1;  // INTERNALDATE as Unix seconds, -1 if not reported
+};
+
+// "26-Nov-2026 19:40:16 +0000" -> Unix seconds; -1 when malformed.
+std::int64_t parse_internal_date(std::string_view text);
+
+// Parses untagged "* N FETCH (UID u RFC822.SIZE s INTERNALDATE "d")" lines, sorted by UID.
+std::vector<MessageInfo> parse_fetch_listing(const std::string& response);
+
 class ImapClient {
  public:
   explicit ImapClient(ImapOptions options);
@@ -38,8 +52,11 @@ class ImapClient {
 
   // Logs in (if not connected) and reads the intake mailbox's STATUS. @throw MailError
   MailboxStatus status();
-  // UIDs of every message in the intake mailbox, ascending. @throw MailError
-  std::vector<std::int64_t> search_all();
+  // UID, size and arrival time of every message in the intake mailbox, ascending by UID.
+  // @throw MailError
+  std::vector<MessageInfo> list_messages();
+  // The header section of one message (does not fetch the body). @throw MailError
+  std::string fetch_header(std::int64_t uid);
   // The exact bytes of one message (sets \Seen). @throw MailError (command: no such UID)
   std::string fetch(std::int64_t uid);
   // UID MOVE to folder; falls back to COPY + \Deleted + UID EXPUNGE. @throw MailError

@@ -17,22 +17,38 @@ struct IntakeOptions {
   std::string processed_folder = "Processed";
   std::string failed_folder = "Failed";
   std::vector<std::string> own_addresses;  // mail from these gets no ack (loop protection)
+  std::string own_domain;                  // the domain of our Message-IDs (bounce matching)
+  int auto_replies_per_sender = 20;        // cap per window; 0 = no cap
+  std::int64_t auto_reply_window_seconds = 3600;
   std::function<std::int64_t()> now;       // Unix seconds
+  std::uint64_t max_message_size = 25ull * 1024 * 1024;  // larger mail is quarantined unfetched
+  // Mail that reached the server before this instant (the first start minus the ack window) is
+  // imported without an acknowledgement. 0 = no such cut-off.
+  std::int64_t ack_cutoff = 0;
 };
 
 struct IntakeStats {
   int seen = 0;         // UIDs in the mailbox
   int created = 0;      // new cases
   int duplicates = 0;   // mail already stored as a case
+  int suppressed = 0;   // new cases that get no acknowledgement
   int quarantined = 0;  // could not become a case; kept with a reason
   int moved = 0;
   int move_failures = 0;  // left in the mailbox; the next pass retries the move
   int fetch_failures = 0;
+  int imported = 0;     // old mail at first start: cases without an ack
+  int too_large = 0;    // quarantined without fetching the body
+  int bounces = 0;      // delivery reports for our own replies (no case)
 };
 
 // The reason no acknowledgement is due for a mail, or nullopt when one is.
 std::optional<std::string> ack_suppression_reason(const parsers::Message& message,
                                                   const std::vector<std::string>& own_addresses);
+
+// Parses raw mail, extracts its codes and decides whether an ack is due. Throws only on failures
+// that cannot become a case (the caller quarantines the mail then).
+queue::IncomingMail prepare_incoming(std::string raw, std::optional<queue::MailSource> source,
+                                     const IntakeOptions& options);
 
 // @throw MailError (unreachable/cancelled) when the server cannot be used; per-message problems
 //        are handled inside (quarantine, retry next pass). @throw queue::StoreError if the store fails.

@@ -53,6 +53,10 @@ OutboxStats run_outbox_pass(SmtpClient& smtp, queue::Store& store, const templat
       permanent = r.permanent;
       stats.unreachable = stats.unreachable || r.unreachable;
     }
+    if (!permanent && options.now() - item.created_at >= options.retry_for_seconds) {
+      permanent = true;
+      error = "gave up after retrying for " + std::to_string(options.retry_for_seconds) + " s: " + error;
+    }
     std::int64_t next = options.now() + retry_delay_seconds(item.attempts);
     store.mark_outbox_attempt_failed(item.id, options.now(), error, permanent, next);
     if (permanent) {

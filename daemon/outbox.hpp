@@ -15,6 +15,7 @@ namespace casedesk::daemon {
 struct OutboxOptions {
   DeskIdentity desk;
   std::function<std::int64_t()> now;
+  std::int64_t retry_for_seconds = 2 * 24 * 3600;  // temporary failures give up after this long
 };
 
 struct OutboxStats {

@@ -31,6 +31,14 @@ bool starts_with_reply_prefix(const std::string& s) {
          s[2] == ':';
 }
 
+// A validated code's status in plain words for the submitter (null when not validated).
+nlohmann::json status_text(const parsers::Code& code) {
+  if (!code.status) return nullptr;
+  if (*code.status == "billable") return code.notes.empty() ? "valid code" : "valid code; " + join(code.notes, "; ");
+  if (!code.notes.empty()) return join(code.notes, "; ");
+  return *code.status;
+}
+
 }  // namespace
 
 nlohmann::json ack_context(const queue::CaseDetail& c, const DeskIdentity& desk) {
@@ -44,6 +52,8 @@ nlohmann::json ack_context(const queue::CaseDetail& c, const DeskIdentity& desk)
     j["modifiers_text"] = code.modifiers.empty() ? nlohmann::json(nullptr) : nlohmann::json(join(code.modifiers, ", "));
     j["units"] = code.units ? nlohmann::json(*code.units) : nlohmann::json(nullptr);
     j["range_end"] = code.range_end ? nlohmann::json(*code.range_end) : nlohmann::json(nullptr);
+    j["status"] = code.status ? nlohmann::json(*code.status) : nlohmann::json(nullptr);
+    j["status_text"] = status_text(code);
     codes.push_back(std::move(j));
   }
   return {
@@ -54,6 +64,8 @@ nlohmann::json ack_context(const queue::CaseDetail& c, const DeskIdentity& desk)
       {"has_codes", !c.summary.codes.empty()},
       {"code_count", c.summary.codes.size()},
       {"codes", codes},
+      {"has_code_notes", !c.summary.code_notes.empty()},
+      {"code_notes", c.summary.code_notes},
   };
 }
 
@@ -92,7 +104,9 @@ ComposedReply compose_ack(const queue::CaseDetail& c, const templates::Renderer&
     out.references = in->references;
     out.references.push_back(*in->message_id);
   }
-  out.extra_headers = {{"Auto-Submitted", "auto-replied"}, {"X-Casedesk-Case", c.summary.ref}};
+  out.extra_headers = {{"Auto-Submitted", "auto-replied"},
+                       {"X-Auto-Response-Suppress", "All"},
+                       {"X-Casedesk-Case", c.summary.ref}};
   out.text_body = renderer.render("ack.txt", ctx);
   out.html_body = renderer.render("ack.html", ctx);
   return {out.message_id, to.addr, parsers::compose_message(out)};

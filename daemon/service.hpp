@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <memory>
+#include <stdexcept>
 
 #include "config/config.hpp"
 
@@ -18,6 +19,12 @@ inline constexpr int kExitSoftware = 70;
 inline constexpr int kExitTempFail = 75;  // a mail server could not be reached or logged into
 inline constexpr int kExitConfig = 78;
 
+// Another daemon holds the lock of this mailbox.
+class LockRefused : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 struct PassOutcome {
   bool imap_unreachable = false;
   bool smtp_unreachable = false;
@@ -26,7 +33,8 @@ struct PassOutcome {
 
 class Service {
  public:
-  // @throw templates::TemplateError (bad override template), queue::StoreError (store unusable)
+  // @throw templates::TemplateError (bad override template), queue::StoreError (store unusable),
+  //        LockRefused (another daemon serves this mailbox)
   explicit Service(config::Config config);
   ~Service();
 

@@ -1047,6 +1047,10 @@ std::vector<Code> extract_codes(const std::vector<TextSource>& sources) {
       if (std::find(c.found_in.begin(), c.found_in.end(), place) == c.found_in.end()) {
         c.found_in.push_back(place);
       }
+      // Hostile mail can repeat a code millions of times: keep the first kMaxMentionsPerCode
+      // positions (the merged modifiers/units/found_in above still see every mention).
+      constexpr std::size_t kMaxMentionsPerCode = 1000;
+      if (c.mentions.size() >= kMaxMentionsPerCode) continue;
       CodeMention mention;
       mention.where = src.where;
       mention.start = r.start;

@@ -31,6 +31,9 @@ struct Code {
   std::optional<std::string> range_end; // "99215" for "99202-99215"
   std::vector<std::string> found_in;    // distinct of "subject", "body", "attachment", first-seen order
   std::vector<CodeMention> mentions;
+  // Set by validate_codes (parsers/code_validation.hpp); nullopt/empty when not validated.
+  std::optional<std::string> status;  // "billable" | "header" | "invalid" | "terminated" | "deleted" | "format-only"
+  std::vector<std::string> notes;     // plain-language remarks on this code
 };
 
 struct TextSource {

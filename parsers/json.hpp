@@ -11,10 +11,11 @@ namespace casedesk::parsers {
 
 // Every field of the `parse --json` object except "file", "codes", "case_ref" and "error":
 // message_id, from_addr, from_name, to, subject, date, in_reply_to, references, auto_submitted,
-// precedence, automated, body_source, body_text, attachments, warnings.
+// precedence, automated, body_source, body_text, reply_text, attachments, warnings.
 nlohmann::json to_json(const Message& message);
 
-// [{"code","system","modifiers","units","range_end","found_in","mentions"}]
+// [{"code","system","modifiers","units","range_end","found_in","mentions","status","notes"}]
+// ("status" null and "notes" [] when the codes were not validated against code sets)
 nlohmann::json to_json(const std::vector<Code>& codes);
 
 }  // namespace casedesk::parsers

@@ -44,6 +44,7 @@ struct Message {
   std::optional<std::string> automated_reason;  // e.g. "Auto-Submitted: auto-replied", "multipart/report", "sender mailer-daemon"
   BodySource body_source = BodySource::none;
   std::string body_text;                  // UTF-8, transfer- and charset-decoded; HTML reduced to text
+  std::string reply_text;                 // body_text without quoted history and signature (reply_text.hpp)
   std::vector<Attachment> attachments;    // MIME tree order
   std::vector<std::pair<std::string, std::string>> headers;  // top-level fields, unfolded, raw values
   std::vector<std::string> warnings;      // problems met while parsing (never PHI-free: do not log)

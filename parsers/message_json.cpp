@@ -35,6 +35,7 @@ nlohmann::json to_json(const Message& m) {
   j["automated"] = m.automated;
   j["body_source"] = std::string(to_string(m.body_source));
   j["body_text"] = m.body_text;
+  j["reply_text"] = m.reply_text;
   j["attachments"] = std::move(attachments);
   j["warnings"] = m.warnings;
   return j;

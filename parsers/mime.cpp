@@ -11,7 +11,10 @@
 #include <mimetic/mimetic.h>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <exception>
+#include <iterator>
 #include <memory>
 #include <new>
 #include <optional>
@@ -25,6 +28,7 @@
 #include "parsers/date.hpp"
 #include "parsers/html_text.hpp"
 #include "parsers/message.hpp"
+#include "parsers/reply_text.hpp"
 #include "parsers/rfc2047.hpp"
 
 namespace casedesk::parsers {
@@ -84,8 +88,13 @@ struct Line {
 
 // EOL is CRLF, LF or a lone CR, as in Python's feedparser.
 Line line_at(std::string_view s, std::size_t pos) {
-  std::size_t i = pos;
-  while (i < s.size() && s[i] != '\n' && s[i] != '\r') ++i;
+  // Hot path (every body line is visited by the boundary splitter): memchr, not a byte loop.
+  if (pos >= s.size()) return {s.size(), s.size()};
+  const char* b = s.data() + pos;
+  const auto* nl = static_cast<const char*>(std::memchr(b, '\n', s.size() - pos));
+  std::size_t len = nl ? static_cast<std::size_t>(nl - b) : s.size() - pos;
+  const auto* cr = static_cast<const char*>(std::memchr(b, '\r', len));
+  std::size_t i = pos + (cr ? static_cast<std::size_t>(cr - b) : len);
   if (i == s.size()) return {i, i};
   if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') return {i, i + 2};
   return {i, i + 1};
@@ -199,14 +208,17 @@ HeaderBlock scan_header_block(std::string_view text, Warnings& warn) {
 // header block we produced: one field per line, no NULs, a final blank line.
 Fields read_fields_with_mimetic(const Fields& cleaned, Warnings& warn) {
   if (cleaned.empty()) return cleaned;
+  // Only mimetic's field names are used (our values are kept below), and its buffers grow 128
+  // bytes at a time (quadratic copying on long fields): it gets a prefix of each value.
+  constexpr std::size_t kMimeticValueBytes = 120;
   std::string block;
   std::size_t size = 2;
-  for (const auto& [n, v] : cleaned) size += n.size() + v.size() + 3;
+  for (const auto& [n, v] : cleaned) size += n.size() + std::min(v.size(), kMimeticValueBytes) + 3;
   block.reserve(size);
   for (const auto& [n, v] : cleaned) {
     block += n;
     block += ": ";
-    for (char c : v) block.push_back(c == '\r' || c == '\n' ? ' ' : c);
+    for (char c : std::string_view(v).substr(0, kMimeticValueBytes)) block.push_back(c == '\r' || c == '\n' ? ' ' : c);
     block += '\n';
   }
   block += '\n';
@@ -299,8 +311,50 @@ void fill_part_meta(Part& p, std::string_view default_type) {
   }
 }
 
-std::string decode_transfer(const Part& p) {
+// False when a base64 body holds bytes outside the alphabet, data after the '=' padding or a
+// dangling single character: decode_base64() still recovers what it can.
+bool base64_is_clean(std::string_view s) {
+  // 0 alphabet, 1 blank or line break, 2 '=', 3 anything else (a table: this runs over every byte).
+  static const auto kind = [] {
+    std::array<unsigned char, 256> t{};
+    t.fill(3);
+    for (unsigned char c : std::string_view("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")) t[c] = 0;
+    for (unsigned char c : std::string_view(" \t\r\n")) t[c] = 1;
+    t['='] = 2;
+    return t;
+  }();
+  std::size_t count = 0;
+  bool padded = false;
+  const auto* u = reinterpret_cast<const unsigned char*>(s.data());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (!padded && i + 8 <= s.size() &&  // 8 alphabet bytes in one test
+        (kind[u[i]] | kind[u[i + 1]] | kind[u[i + 2]] | kind[u[i + 3]] | kind[u[i + 4]] | kind[u[i + 5]] |
+         kind[u[i + 6]] | kind[u[i + 7]]) == 0) {
+      count += 8;
+      i += 8;
+      continue;
+    }
+    switch (kind[u[i++]]) {
+      case 0:
+        if (padded) return false;
+        ++count;
+        break;
+      case 1:
+        break;
+      case 2:
+        padded = true;
+        break;
+      default:
+        return false;
+    }
+  }
+  return count % 4 != 1;
+}
+
+std::string decode_transfer(const Part& p, Warnings* warn = nullptr) {
   if (p.cte == "base64") {
+    if (warn && !base64_is_clean(p.body)) warn->add("invalid base64 in a part body; decoded what could be");
     return decode_base64(p.body);
   }
   if (p.cte == "quoted-printable") return decode_quoted_printable(p.body);
@@ -506,13 +560,163 @@ std::pair<std::optional<std::size_t>, BodySource> choose_body(const Tree& tree) 
   return {std::nullopt, BodySource::none};
 }
 
+// RFC 3676 format=flowed: a line ending in a space flows into the next line of the same quote
+// depth; DelSp=yes deletes that space; one leading space (space-stuffing) is removed; "-- " stays
+// a signature line. Quote marks are kept (">" per level, then one space when the paragraph's
+// first line had one).
+std::string decode_flowed(std::string_view text, bool delsp) {
+  std::string out;
+  out.reserve(text.size());
+  std::string para;       // current logical line, without quote marks
+  int para_depth = -1;    // -1: no open paragraph
+  bool para_space = false;
+  auto flush = [&]() {
+    if (para_depth < 0) return;
+    out.append(static_cast<std::size_t>(para_depth), '>');
+    if (para_depth > 0 && para_space && !para.empty()) out.push_back(' ');
+    out += para;
+    out.push_back('\n');
+    para.clear();
+    para_depth = -1;
+  };
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    Line ln = line_at(text, pos);
+    std::string_view line = text.substr(pos, ln.end - pos);
+    bool last = ln.next >= text.size();
+    pos = ln.next;
+    int depth = 0;
+    while (!line.empty() && line.front() == '>') {
+      ++depth;
+      line.remove_prefix(1);
+    }
+    bool stuffed = !line.empty() && line.front() == ' ';
+    if (stuffed) line.remove_prefix(1);
+    bool sig = line == "-- ";
+    bool flowed = !sig && !line.empty() && line.back() == ' ';
+    if (para_depth >= 0 && para_depth != depth) flush();  // depth change ends a paragraph
+    if (para_depth < 0) {
+      para_depth = depth;
+      para_space = stuffed;
+    }
+    if (flowed && delsp) line.remove_suffix(1);
+    para += line;
+    if (!flowed || sig || last) flush();
+  }
+  flush();
+  if (!text.empty() && text.back() != '\n' && text.back() != '\r' && !out.empty()) out.pop_back();
+  return out;
+}
+
 std::string part_text(const Part& p, Warnings& warn) {
-  std::string decoded = decode_transfer(p);
+  // 7bit/8bit/binary bodies are converted straight from the input: no copy of the raw body.
+  std::string storage;
+  std::string_view decoded = p.body;
+  if (p.cte == "base64" || p.cte == "quoted-printable") {
+    storage = decode_transfer(p, &warn);
+    decoded = storage;
+  }
   std::string charset = find_param(p.ct, "charset").value_or("us-ascii");
   std::string w;
   std::string text = to_utf8(decoded, charset, &w);
+  std::string().swap(storage);
   if (!w.empty()) warn.add(w);
+  if (p.content_type == "text/plain") {
+    auto format = find_param(p.ct, "format");
+    if (format && lower(trim(*format)) == "flowed") {
+      auto delsp = find_param(p.ct, "delsp");
+      text = decode_flowed(text, delsp && lower(trim(*delsp)) == "yes");
+    }
+  }
   return text;
+}
+
+// Length of the data a uuencoded line carries, or nullopt when the line is not uuencode.
+std::optional<std::size_t> uu_line_length(std::string_view line) {
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+  if (line.empty()) return std::nullopt;
+  for (char c : line) {
+    if (c < ' ' || c > '`') return std::nullopt;
+  }
+  std::size_t n = static_cast<std::size_t>((line[0] - ' ') & 63);
+  std::size_t need = (n + 2) / 3 * 4;
+  // Shorter is fine: encoders write zero bits as ' ', which transports strip at line ends.
+  if (line.size() - 1 > need + 4) return std::nullopt;
+  return n;
+}
+
+// "begin 644 name": the name (possibly empty), or nullopt.
+std::optional<std::string_view> uu_begin(std::string_view line) {
+  if (line.substr(0, 6) != "begin ") return std::nullopt;
+  std::string_view rest = line.substr(6);
+  std::size_t digits = 0;
+  while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '7') ++digits;
+  if (digits < 3 || digits > 4) return std::nullopt;
+  rest.remove_prefix(digits);
+  if (!rest.empty() && !is_blank(rest.front())) return std::nullopt;
+  return trim(rest);
+}
+
+// Removes uuencoded blocks ("begin 644 name" ... "end") from a text body and lists each one as
+// an application/octet-stream attachment whose size is the decoded length.
+void extract_uuencode(std::string& body, std::vector<Attachment>& found, Warnings& warn) {
+  if (body.find("begin ") == std::string::npos) return;
+  std::string_view text = body;
+  std::string out;
+  std::size_t copied = 0;  // text[copied, ...) not yet copied to out
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    Line ln = line_at(text, pos);
+    auto name = uu_begin(text.substr(pos, ln.end - pos));
+    if (!name) {
+      pos = ln.next;
+      continue;
+    }
+    std::size_t size = 0;
+    std::size_t q = ln.next;
+    std::optional<std::size_t> block_end;
+    while (q < text.size()) {
+      Line l2 = line_at(text, q);
+      std::string_view line = trim(text.substr(q, l2.end - q));
+      if (line == "end") {
+        block_end = l2.next;
+        break;
+      }
+      auto n = uu_line_length(line);
+      if (!n) break;
+      size += *n;
+      q = l2.next;
+    }
+    if (!block_end) {
+      pos = ln.next;
+      continue;
+    }
+    out.append(text.substr(copied, pos - copied));
+    copied = *block_end;
+    Attachment a;
+    if (!name->empty()) a.filename = to_utf8(*name, "us-ascii");
+    a.content_type = "application/octet-stream";
+    a.size = size;
+    found.push_back(std::move(a));
+    warn.add("uuencoded data in the body listed as an attachment");
+    pos = *block_end;
+  }
+  if (found.empty()) return;
+  out.append(text.substr(copied));
+  body = std::move(out);
+}
+
+// A quick linear pass over the raw message for conditions worth a warning.
+void scan_raw(std::string_view raw, Warnings& warn) {
+  if (raw.find('\0') != std::string_view::npos) warn.add("NUL bytes in the message");
+  for (std::size_t pos = 0; pos < raw.size();) {
+    Line ln = line_at(raw, pos);
+    if (ln.end - pos > 998) {
+      warn.add("line longer than 998 bytes");
+      return;
+    }
+    pos = ln.next;
+  }
 }
 
 Message parse_impl(std::string_view raw, int nest);
@@ -522,7 +726,7 @@ std::optional<std::string> nested_message_text(const Part& p, int nest, Warnings
     warn.add("message/rfc822 nested too deep; inner text skipped");
     return std::nullopt;
   }
-  std::string decoded = decode_transfer(p);
+  std::string decoded = decode_transfer(p, &warn);
   Message inner = parse_impl(decoded, nest + 1);
   return std::move(inner.body_text);
 }
@@ -554,8 +758,12 @@ void walk_attachments(const Tree& tree, std::optional<std::size_t> body, int nes
     Attachment a;
     a.filename = fn;
     a.content_type = p.content_type;
+    if (p.content_type == "application/ms-tnef" || p.content_type == "application/vnd.ms-tnef" ||
+        (fn && iequals(trim(*fn), "winmail.dat"))) {
+      warn.add("TNEF (winmail.dat) attachment: contents not decoded");
+    }
     if (p.maintype() != "message") {
-      std::string decoded = decode_transfer(p);
+      std::string decoded = decode_transfer(p, &warn);
       a.size = decoded.size();
       if (p.maintype() == "text") {
         std::string charset = find_param(p.ct, "charset").value_or("us-ascii");
@@ -613,6 +821,15 @@ void classify_automated(Message& m, const Tree& tree) {
     if (p == "bulk" || p == "list" || p == "junk" || p == "auto_reply") set("Precedence: " + p);
   }
   if (tree.parts[0].content_type == "multipart/report") set("multipart/report");
+  for (const Part& p : tree.parts) {
+    const std::string& t = p.content_type;
+    if (t == "message/delivery-status" || t == "message/global-delivery-status" ||
+        t == "message/disposition-notification" || t == "message/global-disposition-notification" ||
+        t == "message/feedback-report") {
+      set(t);
+      break;
+    }
+  }
   if (m.from_addr) {
     std::string local = lower(m.from_addr->substr(0, m.from_addr->rfind('@')));
     if (local == "mailer-daemon" || local == "postmaster") set("sender " + local);
@@ -646,6 +863,7 @@ std::string_view strip_preamble(std::string_view raw, Warnings& warn) {
 Message parse_impl(std::string_view raw, int nest) {
   Message m;
   Warnings warn(m.warnings);
+  if (nest == 0) scan_raw(raw, warn);
   std::string_view text = strip_preamble(raw, warn);
   Tree tree = build_tree(text, warn);
   const Fields& top = tree.parts[0].fields;
@@ -693,8 +911,14 @@ Message parse_impl(std::string_view raw, int nest) {
     m.body_text = part_text(bp, warn);
     if (source == BodySource::text_html) m.body_text = html_to_text(m.body_text);
   }
+  std::vector<Attachment> uu;
+  if (source == BodySource::text_plain || source == BodySource::text_other) extract_uuencode(m.body_text, uu, warn);
   walk_attachments(tree, body, nest, m.attachments, warn);
+  // The body usually comes first in tree order: its uuencoded files lead the list.
+  if (!uu.empty()) m.attachments.insert(m.attachments.begin(), std::make_move_iterator(uu.begin()),
+                                        std::make_move_iterator(uu.end()));
   classify_automated(m, tree);
+  if (nest == 0) m.reply_text = extract_reply_text(m.body_text);
   return m;
 }
 

@@ -4,6 +4,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <cctype>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -113,6 +115,28 @@ CREATE TABLE mailbox_uids(
   moved_at INTEGER,
   PRIMARY KEY(mailbox, uidvalidity, uid));
 )sql",
+      // 2: one daemon per mailbox; quarantined mail processed again; intake counters.
+      R"sql(
+CREATE TABLE daemon_locks(
+  mailbox TEXT PRIMARY KEY,
+  pid INTEGER NOT NULL,
+  host TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  heartbeat_at INTEGER NOT NULL);
+ALTER TABLE quarantine ADD COLUMN case_id INTEGER REFERENCES cases(id);
+CREATE TABLE counters(
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL);
+CREATE INDEX outbox_to_created ON outbox(to_addr, created_at);
+)sql",
+      // 3: code validation against code sets (parsers/code_validation.hpp): status and notes per
+      // code, case-level code notes.
+      R"sql(
+ALTER TABLE codes ADD COLUMN status TEXT;
+ALTER TABLE codes ADD COLUMN notes_json TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE cases ADD COLUMN code_notes_json TEXT NOT NULL DEFAULT '[]';
+)sql",
   };
   return all;
 }
@@ -182,6 +206,8 @@ parsers::Code code_from_row(SQLite::Statement& q) {
   if (!q.getColumn(3).isNull()) c.units = q.getColumn(3).getInt();
   c.range_end = col_opt_str(q.getColumn(4));
   c.found_in = string_list(parse_json_or(q.getColumn(5).getString(), json::array()));
+  c.status = col_opt_str(q.getColumn(7));
+  c.notes = string_list(parse_json_or(q.getColumn(8).getString(), json::array()));
   json mentions = parse_json_or(q.getColumn(6).getString(), json::array());
   for (const auto& m : mentions) {
     parsers::CodeMention cm;
@@ -300,15 +326,16 @@ struct Store::Impl {
   std::vector<parsers::Code> codes_of(std::int64_t case_id) {
     std::vector<parsers::Code> out;
     SQLite::Statement q(db,
-                        "SELECT code, system, modifiers_json, units, range_end, found_in_json, mentions_json "
-                        "FROM codes WHERE case_id = ? ORDER BY id");
+                        "SELECT code, system, modifiers_json, units, range_end, found_in_json, mentions_json, "
+                        "status, notes_json FROM codes WHERE case_id = ? ORDER BY id");
     q.bind(1, case_id);
     while (q.executeStep()) out.push_back(code_from_row(q));
     return out;
   }
 
   static constexpr const char* kCaseColumns =
-      "id, ref, status, ack_state, ack_reason, submitter_addr, submitter_name, subject, created_at, updated_at";
+      "id, ref, status, ack_state, ack_reason, submitter_addr, submitter_name, subject, created_at, updated_at, "
+      "code_notes_json";
 
   CaseSummary case_from_row(SQLite::Statement& q) {
     CaseSummary c;
@@ -322,6 +349,7 @@ struct Store::Impl {
     c.subject = q.getColumn(7).getString();
     c.created_at = q.getColumn(8).getInt64();
     c.updated_at = q.getColumn(9).getInt64();
+    c.code_notes = string_list(parse_json_or(q.getColumn(10).getString(), json::array()));
     return c;
   }
 
@@ -527,7 +555,7 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
   for (const auto& c : mail.codes) {
     SQLite::Statement q(db,
                         "INSERT INTO codes(case_id, message_id, code, system, modifiers_json, units, range_end, "
-                        "found_in_json, mentions_json) VALUES(?,?,?,?,?,?,?,?,?)");
+                        "found_in_json, mentions_json, status, notes_json) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
     json mentions = parsers::to_json(std::vector<parsers::Code>{c})[0].value("mentions", json::array());
     q.bind(1, result.case_id);
     q.bind(2, message_row);
@@ -538,6 +566,14 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
     bind_opt(q, 7, c.range_end);
     q.bind(8, json(c.found_in).dump());
     q.bind(9, mentions.dump());
+    bind_opt(q, 10, c.status);
+    q.bind(11, json(c.notes).dump());
+    q.exec();
+  }
+  if (!mail.code_notes.empty()) {
+    SQLite::Statement q(db, "UPDATE cases SET code_notes_json = ? WHERE id = ?");
+    q.bind(1, json(mail.code_notes).dump());
+    q.bind(2, result.case_id);
     q.exec();
   }
   impl_->add_event(result.case_id, now, "intake", "created", std::nullopt, std::string(kStatusNew),
@@ -547,11 +583,14 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
                      *mail.suppress_ack_reason);
   } else {
     SQLite::Statement q(db,
-                        "INSERT INTO outbox(case_id, kind, state, next_attempt_at, created_at) "
-                        "VALUES(?, 'ack', 'pending', ?, ?)");
+                        "INSERT INTO outbox(case_id, kind, state, to_addr, next_attempt_at, created_at) "
+                        "VALUES(?, 'ack', 'pending', ?, ?, ?)");
     q.bind(1, result.case_id);
-    q.bind(2, now);
+    // The recipient as far as it is known now (compose may still refuse it); counted by the
+    // per-sender auto-reply cap.
+    q.bind(2, m.reply_to ? m.reply_to->addr : m.from_addr.value_or(""));
     q.bind(3, now);
+    q.bind(4, now);
     q.exec();
   }
   if (mail.source) impl_->record_uid(*mail.source, "case", result.case_id, std::nullopt, now);
@@ -618,7 +657,8 @@ std::int64_t Store::quarantine(const std::optional<MailSource>& source, std::str
 std::vector<QuarantineRecord> Store::list_quarantine() const try {
   std::vector<QuarantineRecord> out;
   SQLite::Statement q(impl_->db,
-                      "SELECT id, at, mailbox, uidvalidity, uid, reason, length(raw) FROM quarantine ORDER BY id");
+                      "SELECT q.id, q.at, q.mailbox, q.uidvalidity, q.uid, q.reason, length(q.raw), c.ref "
+                      "FROM quarantine q LEFT JOIN cases c ON c.id = q.case_id ORDER BY q.id");
   while (q.executeStep()) {
     QuarantineRecord r;
     r.id = q.getColumn(0).getInt64();
@@ -627,11 +667,152 @@ std::vector<QuarantineRecord> Store::list_quarantine() const try {
       r.source = MailSource{q.getColumn(2).getString(), q.getColumn(3).getInt64(), q.getColumn(4).getInt64()};
     r.reason = q.getColumn(5).getString();
     r.size = q.getColumn(6).getInt64();
+    r.case_ref = col_opt_str(q.getColumn(7));
     out.push_back(std::move(r));
   }
   return out;
 } catch (const SQLite::Exception& e) {
   throw StoreError(std::string("list_quarantine failed: ") + e.what());
+}
+
+std::optional<std::string> Store::quarantined_raw(std::int64_t id) const try {
+  SQLite::Statement q(impl_->db, "SELECT raw FROM quarantine WHERE id = ?");
+  q.bind(1, id);
+  if (!q.executeStep()) return std::nullopt;
+  const auto& c = q.getColumn(0);
+  return std::string(static_cast<const char*>(c.getBlob()), static_cast<std::size_t>(c.getBytes()));
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("quarantined_raw failed: ") + e.what());
+}
+
+void Store::mark_quarantine_retried(std::int64_t id, std::int64_t case_id, std::int64_t now) try {
+  auto& db = impl_->db;
+  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement q(db, "UPDATE quarantine SET case_id = ? WHERE id = ?");
+  q.bind(1, case_id);
+  q.bind(2, id);
+  if (q.exec() != 1) throw StoreError("no quarantined mail " + std::to_string(id));
+  impl_->add_event(case_id, now, "quarantine", "retried", std::nullopt, std::nullopt,
+                   "from quarantine " + std::to_string(id));
+  tx.commit();
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("mark_quarantine_retried failed: ") + e.what());
+}
+
+int Store::count_auto_replies_since(std::string_view addr, std::int64_t since) const try {
+  SQLite::Statement q(impl_->db,
+                      "SELECT count(*) FROM outbox WHERE to_addr = ? COLLATE NOCASE AND created_at >= ?");
+  q.bind(1, std::string(addr));
+  q.bind(2, since);
+  q.executeStep();
+  return q.getColumn(0).getInt();
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("count_auto_replies_since failed: ") + e.what());
+}
+
+std::optional<LockHolder> Store::acquire_lock(std::string_view key, std::int64_t pid, std::string_view host,
+                                              std::int64_t now, std::int64_t stale_after) try {
+  auto& db = impl_->db;
+  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement q(db, "SELECT pid, host, started_at, heartbeat_at FROM daemon_locks WHERE mailbox = ?");
+  q.bind(1, std::string(key));
+  if (q.executeStep()) {
+    LockHolder h{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt64(),
+                 q.getColumn(3).getInt64()};
+    q.reset();
+    const bool same_host = h.host == host;
+    const bool ours = same_host && h.pid == pid;
+    const bool dead = same_host && !ours && ::kill(static_cast<pid_t>(h.pid), 0) != 0 && errno == ESRCH;
+    const bool stale = now - h.heartbeat_at > stale_after;
+    if (!ours && !dead && !stale) return h;
+  }
+  SQLite::Statement w(db,
+                      "INSERT INTO daemon_locks(mailbox, pid, host, started_at, heartbeat_at) VALUES(?,?,?,?,?) "
+                      "ON CONFLICT(mailbox) DO UPDATE SET pid = excluded.pid, host = excluded.host, "
+                      "started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at");
+  w.bind(1, std::string(key));
+  w.bind(2, pid);
+  w.bind(3, std::string(host));
+  w.bind(4, now);
+  w.bind(5, now);
+  w.exec();
+  tx.commit();
+  return std::nullopt;
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("acquire_lock failed: ") + e.what());
+}
+
+void Store::heartbeat_lock(std::string_view key, std::int64_t pid, std::int64_t now) try {
+  SQLite::Statement q(impl_->db, "UPDATE daemon_locks SET heartbeat_at = ? WHERE mailbox = ? AND pid = ?");
+  q.bind(1, now);
+  q.bind(2, std::string(key));
+  q.bind(3, pid);
+  q.exec();
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("heartbeat_lock failed: ") + e.what());
+}
+
+void Store::release_lock(std::string_view key, std::int64_t pid) try {
+  SQLite::Statement q(impl_->db, "DELETE FROM daemon_locks WHERE mailbox = ? AND pid = ?");
+  q.bind(1, std::string(key));
+  q.bind(2, pid);
+  q.exec();
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("release_lock failed: ") + e.what());
+}
+
+std::int64_t Store::first_start_at(std::int64_t now) try {
+  SQLite::Statement w(impl_->db,
+                      "INSERT INTO counters(name, value, updated_at) VALUES('first_start_at', ?, ?) "
+                      "ON CONFLICT(name) DO NOTHING");
+  w.bind(1, now);
+  w.bind(2, now);
+  w.exec();
+  return impl_->db.execAndGet("SELECT value FROM counters WHERE name = 'first_start_at'").getInt64();
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("first_start_at failed: ") + e.what());
+}
+
+void Store::add_counter(std::string_view name, std::int64_t delta, std::int64_t now) try {
+  SQLite::Statement q(impl_->db,
+                      "INSERT INTO counters(name, value, updated_at) VALUES(?,?,?) ON CONFLICT(name) DO UPDATE "
+                      "SET value = value + excluded.value, updated_at = excluded.updated_at");
+  q.bind(1, std::string(name));
+  q.bind(2, delta);
+  q.bind(3, now);
+  q.exec();
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("add_counter failed: ") + e.what());
+}
+
+std::vector<Store::Counter> Store::counters() const try {
+  std::vector<Counter> out;
+  SQLite::Statement q(impl_->db, "SELECT name, value, updated_at FROM counters ORDER BY name");
+  while (q.executeStep())
+    out.push_back(Counter{q.getColumn(0).getString(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64()});
+  return out;
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("counters failed: ") + e.what());
+}
+
+Store::Snapshot Store::snapshot() const try {
+  Snapshot s;
+  auto& db = impl_->db;
+  SQLite::Statement c(db, "SELECT status, count(*) FROM cases GROUP BY status ORDER BY status");
+  while (c.executeStep()) s.cases_by_status.emplace_back(c.getColumn(0).getString(), c.getColumn(1).getInt64());
+  SQLite::Statement o(db, "SELECT state, count(*) FROM outbox GROUP BY state ORDER BY state");
+  while (o.executeStep()) s.outbox_by_state.emplace_back(o.getColumn(0).getString(), o.getColumn(1).getInt64());
+  SQLite::Statement p(db, "SELECT min(created_at) FROM outbox WHERE state = 'pending'");
+  if (p.executeStep()) s.oldest_pending_reply_at = col_opt_i64(p.getColumn(0));
+  s.quarantined = db.execAndGet("SELECT count(*) FROM quarantine WHERE case_id IS NULL").getInt64();
+  SQLite::Statement l(db, "SELECT mailbox, pid, host, started_at, heartbeat_at FROM daemon_locks ORDER BY mailbox");
+  while (l.executeStep())
+    s.daemons.emplace_back(l.getColumn(0).getString(),
+                           LockHolder{l.getColumn(1).getInt64(), l.getColumn(2).getString(), l.getColumn(3).getInt64(),
+                                      l.getColumn(4).getInt64()});
+  return s;
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("snapshot failed: ") + e.what());
 }
 
 std::vector<OutboxItem> Store::due_outbox(std::int64_t now, int limit) const try {
@@ -708,6 +889,41 @@ void Store::mark_outbox_attempt_failed(std::int64_t id, std::int64_t now, std::s
   tx.commit();
 } catch (const SQLite::Exception& e) {
   throw StoreError(std::string("mark_outbox_attempt_failed failed: ") + e.what());
+}
+
+std::optional<OutboxItem> Store::outbox_by_message_id(std::string_view message_id) const try {
+  const std::string id(message_id);
+  auto rows = impl_->outbox_rows("o.message_id = ? ORDER BY o.id LIMIT 1", [&](SQLite::Statement& q) { q.bind(1, id); });
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows.front());
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("outbox_by_message_id failed: ") + e.what());
+}
+
+void Store::mark_outbox_bounced(std::int64_t id, std::int64_t now, std::string_view reason,
+                                const std::optional<MailSource>& bounce_source) try {
+  auto& db = impl_->db;
+  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement q(db, "UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ? RETURNING case_id, kind");
+  const std::string why = "bounced: " + std::string(reason);
+  q.bind(1, why);
+  q.bind(2, id);
+  if (!q.executeStep()) throw StoreError("no outbox item " + std::to_string(id));
+  const std::int64_t case_id = q.getColumn(0).getInt64();
+  const std::string kind = q.getColumn(1).getString();
+  q.reset();
+  if (kind == "ack") {
+    SQLite::Statement u(db, "UPDATE cases SET ack_state = 'failed', ack_reason = ?, updated_at = ? WHERE id = ?");
+    u.bind(1, why);
+    u.bind(2, now);
+    u.bind(3, case_id);
+    u.exec();
+  }
+  impl_->add_event(case_id, now, "intake", kind + "_bounced", std::nullopt, std::nullopt, why);
+  if (bounce_source) impl_->record_uid(*bounce_source, "case", case_id, std::nullopt, now);
+  tx.commit();
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("mark_outbox_bounced failed: ") + e.what());
 }
 
 std::vector<CaseSummary> Store::list_cases() const try {

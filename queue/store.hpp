@@ -49,7 +49,8 @@ struct MailSource {
 struct IncomingMail {
   std::string raw;                    // the exact bytes as fetched
   parsers::Message message;           // parse_message(raw)
-  std::vector<parsers::Code> codes;   // extract_codes(message)
+  std::vector<parsers::Code> codes;   // extract_codes(message), then validate_codes when code sets are loaded
+  std::vector<std::string> code_notes;  // the case-level notes validate_codes returned
   std::optional<MailSource> source;
   std::optional<std::string> suppress_ack_reason;  // set: no ack is due, for this reason
 };
@@ -73,7 +74,8 @@ struct CaseSummary {
   std::string subject;
   std::int64_t created_at = 0;  // Unix seconds
   std::int64_t updated_at = 0;
-  std::vector<parsers::Code> codes;
+  std::vector<parsers::Code> codes;       // with status/notes when validated at intake
+  std::vector<std::string> code_notes;    // case-level code notes (add-on without primary, modifiers)
 };
 
 struct StoredMessage {
@@ -142,6 +144,15 @@ struct QuarantineRecord {
   std::optional<MailSource> source;
   std::string reason;
   std::int64_t size = 0;
+  std::optional<std::string> case_ref;  // set once `quarantine retry` turned it into a case
+};
+
+// Who holds the daemon lock of a mailbox.
+struct LockHolder {
+  std::int64_t pid = 0;
+  std::string host;
+  std::int64_t started_at = 0;
+  std::int64_t heartbeat_at = 0;
 };
 
 struct StoreOptions {
@@ -176,6 +187,43 @@ class Store {
   std::int64_t quarantine(const std::optional<MailSource>& source, std::string_view raw,
                           std::string_view reason, std::int64_t now);
   std::vector<QuarantineRecord> list_quarantine() const;
+  // The stored raw bytes of a quarantined mail; nullopt for an unknown id.
+  std::optional<std::string> quarantined_raw(std::int64_t id) const;
+  // Links a quarantined mail to the case `quarantine retry` made of it.
+  void mark_quarantine_retried(std::int64_t id, std::int64_t case_id, std::int64_t now);
+
+  // Automatic replies (outbox items of any state) to `addr` created at or after `since`.
+  int count_auto_replies_since(std::string_view addr, std::int64_t since) const;
+
+  // One daemon per mailbox. Takes the lock for `key` unless a live holder has it: a holder on
+  // this host whose pid is gone, or whose heartbeat is older than stale_after seconds, is replaced.
+  // Returns the holder that refused us, or nullopt when we hold the lock now.
+  std::optional<LockHolder> acquire_lock(std::string_view key, std::int64_t pid, std::string_view host,
+                                         std::int64_t now, std::int64_t stale_after);
+  void heartbeat_lock(std::string_view key, std::int64_t pid, std::int64_t now);
+  void release_lock(std::string_view key, std::int64_t pid);
+
+  // The first time a daemon started on this store (recorded by the first call, then kept).
+  std::int64_t first_start_at(std::int64_t now);
+
+  // Named counters (mails seen, cases created, ...), kept across restarts.
+  void add_counter(std::string_view name, std::int64_t delta, std::int64_t now);
+  struct Counter {
+    std::string name;
+    std::int64_t value = 0;
+    std::int64_t updated_at = 0;
+  };
+  std::vector<Counter> counters() const;
+
+  // Sizes for `casedesk status`: cases by status, outbox items by state, quarantine, lock holders.
+  struct Snapshot {
+    std::vector<std::pair<std::string, std::int64_t>> cases_by_status;
+    std::vector<std::pair<std::string, std::int64_t>> outbox_by_state;
+    std::optional<std::int64_t> oldest_pending_reply_at;  // created_at of the oldest pending item
+    std::int64_t quarantined = 0;
+    std::vector<std::pair<std::string, LockHolder>> daemons;  // lock key -> holder
+  };
+  Snapshot snapshot() const;
 
   // Outbox.
   std::vector<OutboxItem> due_outbox(std::int64_t now, int limit = 100) const;
@@ -187,6 +235,13 @@ class Store {
   // pending until next_attempt_at.
   void mark_outbox_attempt_failed(std::int64_t id, std::int64_t now, std::string_view error, bool permanent,
                                   std::int64_t next_attempt_at);
+
+  // The outbox item that was sent with this Message-ID ("<id@host>"), if any.
+  std::optional<OutboxItem> outbox_by_message_id(std::string_view message_id) const;
+  // A delivery-status report says this reply did not arrive: state failed, the case's ack failed
+  // (for an ack), an event; the bounce itself is recorded against the case's UID bookkeeping.
+  void mark_outbox_bounced(std::int64_t id, std::int64_t now, std::string_view reason,
+                           const std::optional<MailSource>& bounce_source);
 
   // Queries.
   std::vector<CaseSummary> list_cases() const;

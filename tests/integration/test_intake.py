@@ -60,6 +60,15 @@ class IntakeTest(unittest.TestCase):
             self.assertEqual(detail['outbox'][0]['message_id'], ack['Message-ID'])
             self.assertEqual(detail['messages'][0]['message_id'], mid)
 
+        import json
+        st = json.loads(desk.run('status', '--json', '--config', desk.config).stdout)
+        self.assertEqual(st['counters']['cases_created'], 3)
+        self.assertEqual(st['counters']['replies_sent'], 3)
+        self.assertEqual(st['cases'], {'new': 3})
+        self.assertEqual(st['outbox'], {'sent': 3})
+        self.assertIsNotNone(st['last_successful_intake'])
+        self.assertEqual(st['daemons'], [])  # --once released its lock
+
         # A second run finds nothing new: no case, no ack.
         r = desk.serve_once()
         self.assertEqual(r.returncode, 0, r.stderr)

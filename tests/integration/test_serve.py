@@ -1,6 +1,7 @@
 """The long-running daemon: polls, picks up new mail, stops cleanly on SIGTERM and SIGINT."""
 import signal
 import subprocess
+import time
 import unittest
 
 from harness import BIN, Desk, imap_uids, make_mail, seed, sink_messages, token, wait_until
@@ -30,6 +31,29 @@ class ServeTest(unittest.TestCase):
         for secret in ('Jane Roe', sender, 'M17.11', '27447'):
             self.assertNotIn(secret, err)
         return desk
+
+    def test_idle_push_picks_up_new_mail_without_waiting_for_the_poll(self):
+        # Polling every 60 s: an ack within 20 s can only come from IDLE's EXISTS push.
+        desk = Desk('intake18@example.test')
+        self.addCleanup(desk.cleanup)
+        with open(desk.config) as f:
+            text = f.read()
+        with open(desk.config, 'w') as f:
+            f.write(text.replace('poll_interval = "500ms"', 'poll_interval = "60s"'))
+        proc = subprocess.Popen([BIN, 'serve', '--config', desk.config], env=dict(desk.env(), SPDLOG_LEVEL='debug'),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        time.sleep(1.5)  # the first pass and IDLE set-up
+        for i in range(3):
+            sender = 'idle-%s-%d@clinic.example' % (token(), i)
+            raw, _ = make_mail(sender, 'IDLE %d: 99213-25 and 20610?' % i, 'Same-day injection.\n')
+            seed(desk.user, raw)
+            self.assertTrue(wait_until(lambda: len(sink_messages(sender)) == 1, timeout=20), 'no ack via IDLE')
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn('IDLE active', err)
+        self.assertIn('IDLE: mailbox changed', err)
 
     def test_sigterm_stops_cleanly(self):
         self.run_daemon_until(signal.SIGTERM)

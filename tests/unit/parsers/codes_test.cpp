@@ -267,7 +267,7 @@ TEST(CodeExtractor, JsonShape) {
   std::set<std::string> keys;
   for (auto it = first.begin(); it != first.end(); ++it) keys.insert(it.key());
   EXPECT_EQ(keys, (std::set<std::string>{"code", "system", "modifiers", "units", "range_end",
-                                         "found_in", "mentions"}));
+                                         "found_in", "mentions", "status", "notes"}));
   EXPECT_EQ(first["system"], "CPT");
   EXPECT_EQ(first["range_end"], "99215");
   EXPECT_TRUE(first["units"].is_null());

@@ -132,6 +132,8 @@ TEST(MimeCorpus, AgreesWithPythonOnNonLenientRecords) {
   // Measured when written: 100% on all header fields except from_name and attachments (99.3%,
   // each one deliberate divergence from Python: RFC 2047 words in a display name joined without
   // the folding blank; an unquoted encoded-word filename decoded), body_text(plain) 100%.
+  // Since uuencode detection: attachments 98.7%, body_text(plain) 99.1% (mimetools__sig-uu.eml:
+  // uuencoded blocks leave the body and become attachments; see docs/parser-conformance.md).
   for (const char* field : {"from_addr", "from_name", "to", "subject", "message_id", "in_reply_to",
                             "references", "date", "attachments", "body_source"}) {
     EXPECT_GE(tally.at(field).pct(), 97.0) << field;

@@ -227,7 +227,7 @@ TEST(MessageJson, HasExactlyTheDocumentedKeys) {
   std::sort(keys.begin(), keys.end());
   std::vector<std::string> want{"attachments", "auto_submitted", "automated", "body_source", "body_text",
                                 "date", "from_addr", "from_name", "in_reply_to", "message_id",
-                                "precedence", "references", "subject", "to", "warnings"};
+                                "precedence", "references", "reply_text", "subject", "to", "warnings"};
   EXPECT_EQ(keys, want);
   EXPECT_TRUE(j["in_reply_to"].is_null());
   EXPECT_EQ(j["body_source"], "text/plain");
