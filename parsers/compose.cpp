@@ -220,7 +220,14 @@ std::string make_message_id(std::string_view domain) {
   gmtime_r(&t, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
-  return "<" + std::string(stamp) + "." + random_hex(8) + "@" + std::string(domain) + ">";
+  std::string id = "<";  // appended piecewise: g++ 12 warns falsely (-Wrestrict) on "<" + std::string
+  id += stamp;
+  id += '.';
+  id += random_hex(8);
+  id += '@';
+  id += domain;
+  id += '>';
+  return id;
 }
 
 std::string format_rfc5322_date(std::int64_t epoch) {
