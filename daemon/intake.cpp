@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "parsers/code_validation.hpp"
 #include "parsers/codes.hpp"
 #include "parsers/message.hpp"
 
@@ -54,6 +55,7 @@ queue::IncomingMail prepare_incoming(std::string raw, std::optional<queue::MailS
   queue::IncomingMail mail;
   mail.message = parsers::parse_message(raw);
   mail.codes = parsers::extract_codes(mail.message);
+  if (options.code_sets) mail.code_notes = parsers::validate_codes(mail.codes, options.code_sets);
   mail.raw = std::move(raw);
   mail.source = std::move(source);
   mail.suppress_ack_reason = ack_suppression_reason(mail.message, options.own_addresses);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "daemon/imap_client.hpp"
+#include "parsers/code_sets.hpp"
 #include "queue/store.hpp"
 
 namespace casedesk::daemon {
@@ -18,6 +19,7 @@ struct IntakeOptions {
   std::string failed_folder = "Failed";
   std::vector<std::string> own_addresses;  // mail from these gets no ack (loop protection)
   std::string own_domain;                  // the domain of our Message-IDs (bounce matching)
+  const parsers::CodeSetLookup* code_sets = nullptr;  // validates extracted codes when set
   int auto_replies_per_sender = 20;        // cap per window; 0 = no cap
   std::int64_t auto_reply_window_seconds = 3600;
   std::function<std::int64_t()> now;       // Unix seconds

@@ -18,6 +18,7 @@
 #include "parsers/compose.hpp"
 #include "daemon/outbox.hpp"
 #include "daemon/smtp_client.hpp"
+#include "queue/code_set_store.hpp"
 #include "queue/store.hpp"
 #include "templates/renderer.hpp"
 
@@ -119,8 +120,17 @@ struct Service::Worker {
     PassOutcome outcome;
     const std::int64_t now = unix_now();
     store.heartbeat_lock(lock_key, ::getpid(), now);
+    // Reopened each pass so code sets imported while the daemon runs are used at once.
+    std::unique_ptr<parsers::CodeSetLookup> code_sets;
     try {
-      IntakeStats s = run_intake_pass(imap, store, intake_options);
+      code_sets = queue::open_code_sets(config.store.path);
+    } catch (const queue::StoreError& e) {
+      spdlog::warn("code sets unavailable, codes are not validated: {}", e.what());
+    }
+    IntakeOptions pass_options = intake_options;
+    pass_options.code_sets = code_sets.get();
+    try {
+      IntakeStats s = run_intake_pass(imap, store, pass_options);
       count(s);
       if (s.seen > 0)
         spdlog::info("intake pass: {} in mailbox, {} new case(s), {} duplicate(s), {} quarantined, {} moved",
