@@ -334,7 +334,7 @@ Error parse_from(std::string_view from, std::string& name, std::string& addr) {
 // Loader state and the table-driven schema
 
 struct SecretSource {
-  std::string kind;   // "password_env", "password_file" or "password"
+  std::string kind;   // "password_env", "password_file", "password", "oauth2_token_file" or "oauth2_token_command"
   std::string value;  // as written (password_file already resolved)
   int line = 0;
 };
@@ -433,7 +433,9 @@ void set_path_string(Loader& l, const Field& f, const Value& v, std::string& out
 void add_secret(Loader& l, const Field& f, const Value& v, std::string_view table,
                 std::string_view kind) {
   std::string value = str(v);
-  if (kind == "password_file" && !value.empty()) value = l.resolve(value).string();
+  if ((kind == "password_file" || kind == "oauth2_token_file") && !value.empty()) {
+    value = l.resolve(value).string();
+  }
   auto it = l.secrets.find(table);
   if (it == l.secrets.end()) it = l.secrets.emplace(std::string(table), std::vector<SecretSource>{}).first;
   it->second.push_back(SecretSource{std::string(kind), std::move(value), f.line});
@@ -460,8 +462,10 @@ std::optional<std::string> read_secret_file(const std::string& path, std::string
 }
 
 // Resolves the table's single password source into `out`. Reports none/several at the right line.
+// An oauth2_token_file / oauth2_token_command is only checked and stored here, never read or run:
+// tokens expire, so the daemon fetches them each time it logs in.
 void resolve_secret(Loader& l, std::string_view table, int table_line, bool needed,
-                    std::string& out) {
+                    std::string& out, std::string& token_file, std::string& token_command) {
   const auto it = l.secrets.find(table);
   const std::vector<SecretSource> none;
   const auto& sources = it == l.secrets.end() ? none : it->second;
@@ -481,13 +485,30 @@ void resolve_secret(Loader& l, std::string_view table, int table_line, bool need
   if (sources.size() > 1) {
     const auto last = std::max_element(sources.begin(), sources.end(),
                                        [](const auto& a, const auto& b) { return a.line < b.line; });
-    l.issue(last->line, t + ": only one of password_env, password_file, password may be set");
+    const bool oauth2 = std::any_of(sources.begin(), sources.end(),
+                                    [](const auto& s) { return s.kind.rfind("oauth2_", 0) == 0; });
+    l.issue(last->line, t + (oauth2 ? ": only one of password_env, password_file, password, "
+                                      "oauth2_token_file, oauth2_token_command may be set"
+                                    : ": only one of password_env, password_file, password may be set"));
     return;
   }
 
-  if (!l.options.resolve_secrets) return;
   const auto& s = sources.front();
   const std::string key = t + "." + s.kind;
+  if (s.kind == "oauth2_token_file" || s.kind == "oauth2_token_command") {
+    if (s.value.empty()) {
+      l.issue(s.line, key + ": must not be empty");
+    } else if (s.value.find('\0') != std::string::npos ||
+               (s.kind == "oauth2_token_command" && has_line_break(s.value))) {
+      l.issue(s.line, key + ": must not contain line breaks or NUL characters");
+    } else if (s.kind == "oauth2_token_file") {
+      token_file = s.value;
+    } else {
+      token_command = s.value;
+    }
+    return;
+  }
+  if (!l.options.resolve_secrets) return;
   std::string secret;
   if (s.kind == "password_env") {
     if (s.value.empty() || s.value.find('=') != std::string::npos ||
@@ -578,6 +599,14 @@ const std::vector<TableSpec>& schema() {
             [](Loader& l, const Field& f, const Value& v) {
               add_secret(l, f, v, "imap", "password");
             }},
+           {"oauth2_token_file", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) {
+              add_secret(l, f, v, "imap", "oauth2_token_file");
+            }},
+           {"oauth2_token_command", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) {
+              add_secret(l, f, v, "imap", "oauth2_token_command");
+            }},
            {"ca_file", Kind::string, false,
             [](Loader& l, const Field& f, const Value& v) {
               set_path_string(l, f, v, l.cfg.imap.ca_file);
@@ -606,7 +635,8 @@ const std::vector<TableSpec>& schema() {
             [](Loader& l, const Field&, const Value& v) { l.cfg.imap.idle = boolean(v); }},
        },
        [](Loader& l, int table_line) {
-         resolve_secret(l, "imap", table_line, true, l.cfg.imap.password);
+         resolve_secret(l, "imap", table_line, true, l.cfg.imap.password, l.cfg.imap.oauth2_token_file,
+                        l.cfg.imap.oauth2_token_command);
          finish_tls(l.cfg.imap.endpoint, l.cfg.imap.allow_insecure);
        }},
       {"smtp",
@@ -631,6 +661,14 @@ const std::vector<TableSpec>& schema() {
             [](Loader& l, const Field& f, const Value& v) {
               add_secret(l, f, v, "smtp", "password");
             }},
+           {"oauth2_token_file", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) {
+              add_secret(l, f, v, "smtp", "oauth2_token_file");
+            }},
+           {"oauth2_token_command", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) {
+              add_secret(l, f, v, "smtp", "oauth2_token_command");
+            }},
            {"ca_file", Kind::string, false,
             [](Loader& l, const Field& f, const Value& v) {
               set_path_string(l, f, v, l.cfg.smtp.ca_file);
@@ -654,7 +692,8 @@ const std::vector<TableSpec>& schema() {
             }},
        },
        [](Loader& l, int table_line) {
-         resolve_secret(l, "smtp", table_line, !l.cfg.smtp.username.empty(), l.cfg.smtp.password);
+         resolve_secret(l, "smtp", table_line, !l.cfg.smtp.username.empty(), l.cfg.smtp.password,
+                        l.cfg.smtp.oauth2_token_file, l.cfg.smtp.oauth2_token_command);
          finish_tls(l.cfg.smtp.endpoint, l.cfg.smtp.allow_insecure);
        }},
       {"store",

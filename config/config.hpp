@@ -36,6 +36,10 @@ struct ImapConfig {
   Endpoint endpoint;             // from `url`; endpoint.path is the intake mailbox (default INBOX)
   std::string username;
   std::string password;          // resolved from password_env | password_file | password
+  // XOAUTH2 instead of a password (at most one of these and no password source). Not read at
+  // load time: tokens expire, so the daemon reads them each time it logs in.
+  std::string oauth2_token_file;     // absolute (relative paths resolved against the config folder)
+  std::string oauth2_token_command;  // run with /bin/sh -c; its stdout, trimmed, is the token
   std::string ca_file;           // absolute or empty (system CAs)
   bool allow_insecure = false;
   std::string processed_folder = "Processed";
@@ -49,6 +53,8 @@ struct SmtpConfig {
   Endpoint endpoint;
   std::string username;  // optional; empty = no AUTH
   std::string password;
+  std::string oauth2_token_file;     // as in ImapConfig
+  std::string oauth2_token_command;
   std::string ca_file;
   bool allow_insecure = false;
   std::string from;          // "Coding Desk <desk@example.test>" as written

@@ -21,6 +21,7 @@
 #include "parsers/codes.hpp"
 #include "parsers/json.hpp"
 #include "parsers/message.hpp"
+#include "parsers/phi.hpp"
 #include "queue/store.hpp"
 #include "templates/renderer.hpp"
 
@@ -107,10 +108,15 @@ int cmd_parse(const std::vector<std::string>& files, bool as_json, const std::op
     json j;
     std::vector<parsers::Code> codes;
     std::vector<std::string> code_notes;
+    std::vector<std::string> unattached_modifiers;
+    std::vector<std::string> phi;  // kinds only; never logged
     parsers::Message message;
     if (raw) {
       message = parsers::parse_message(*raw);
-      codes = parsers::extract_codes(message);
+      auto extraction = parsers::extract_code_info(message);
+      codes = std::move(extraction.codes);
+      unattached_modifiers = std::move(extraction.unattached_modifiers);
+      phi = parsers::detect_phi(parsers::code_sources(message));
       if (code_sets) code_notes = parsers::validate_codes(codes, code_sets.get());
     } else {
       rc = 1;
@@ -118,6 +124,8 @@ int cmd_parse(const std::vector<std::string>& files, bool as_json, const std::op
     j = parsers::to_json(message);
     j["file"] = file;
     j["codes"] = parsers::to_json(codes);
+    j["unattached_modifiers"] = unattached_modifiers;
+    j["phi"] = phi;
     j["notes"] = code_notes;
     auto ref = message.subject ? parsers::find_case_ref(*message.subject, prefix) : std::nullopt;
     j["case_ref"] = ref ? json(*ref) : json(nullptr);

@@ -54,4 +54,13 @@ void apply_transfer_options(CURL* h, const config::Endpoint& e, const std::strin
   curl_easy_setopt(h, CURLOPT_XFERINFODATA, stop);
 }
 
+void apply_login(CURL* h, const std::string& username, const std::string& password, const std::string* bearer) {
+  curl_easy_setopt(h, CURLOPT_USERNAME, username.c_str());
+  if (bearer) {
+    curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, bearer->c_str());
+  } else {
+    curl_easy_setopt(h, CURLOPT_PASSWORD, password.c_str());
+  }
+}
+
 }  // namespace casedesk::daemon

@@ -69,4 +69,10 @@ std::string endpoint_url(const config::Endpoint& endpoint);
 void apply_transfer_options(CURL* handle, const config::Endpoint& endpoint, const std::string& ca_file,
                             std::chrono::milliseconds timeout, const std::atomic<bool>* stop, char* error_buffer);
 
+// The login: username plus either a password or, when `bearer` is given, an OAuth2 bearer token
+// (CURLOPT_XOAUTH2_BEARER, no password). libcurl 7.88 then authenticates with SASL XOAUTH2, or with
+// OAUTHBEARER (RFC 7628) when the server offers that too - it prefers OAUTHBEARER and ignores a login
+// option AUTH=XOAUTH2 for that choice, so none is set. libcurl copies the strings.
+void apply_login(CURL* handle, const std::string& username, const std::string& password, const std::string* bearer);
+
 }  // namespace casedesk::daemon

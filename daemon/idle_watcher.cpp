@@ -142,16 +142,29 @@ struct IdleWatcher::Impl {
   }
 
   void connect() {
-    curl.reset(curl_easy_init());
-    if (!curl) throw MailError(MailError::Kind::unreachable, "curl_easy_init failed");
+    // With OAuth2, a refused login is retried once with the token read again (it may have expired).
+    SecretString bearer;
+    if (options.oauth2) bearer = SecretString(options.oauth2->token());
+    CURLcode rc = CURLE_OK;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (attempt > 0) bearer = SecretString(options.oauth2->refresh());
+      curl.reset(curl_easy_init());
+      if (!curl) throw MailError(MailError::Kind::unreachable, "curl_easy_init failed");
+      CURL* h = curl.get();
+      const std::string url = endpoint_url(options.endpoint) + "/";
+      curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+      apply_login(h, options.username, options.password, options.oauth2 ? &bearer.str() : nullptr);
+      apply_transfer_options(h, options.endpoint, options.ca_file, options.timeout, options.stop, error_buffer);
+      curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+      rc = curl_easy_perform(h);  // connect, TLS, login
+      if (rc != CURLE_LOGIN_DENIED || !options.oauth2) break;
+    }
+    if (options.oauth2) {
+      if (rc == CURLE_OK) options.oauth2->login_succeeded();
+      if (rc == CURLE_LOGIN_DENIED)
+        options.oauth2->login_failed(error_buffer[0] ? std::string(error_buffer) : curl_easy_strerror(rc));
+    }
     CURL* h = curl.get();
-    const std::string url = endpoint_url(options.endpoint) + "/";
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_USERNAME, options.username.c_str());
-    curl_easy_setopt(h, CURLOPT_PASSWORD, options.password.c_str());
-    apply_transfer_options(h, options.endpoint, options.ca_file, options.timeout, options.stop, error_buffer);
-    curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
-    CURLcode rc = curl_easy_perform(h);  // connect, TLS, login
     if (rc != CURLE_OK)
       throw MailError(classify_curl_error(rc), std::string("IDLE connection: login failed: ") +
                                                    (error_buffer[0] ? error_buffer : curl_easy_strerror(rc)));

@@ -84,20 +84,35 @@ void ImapClient::prepare(const std::string& url) {
   CURL* h = curl_.get();
   curl_easy_reset(h);  // keeps the live connection and session cache
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_USERNAME, options_.username.c_str());
-  curl_easy_setopt(h, CURLOPT_PASSWORD, options_.password.c_str());
+  apply_login(h, options_.username, options_.password, options_.oauth2 ? &bearer_.str() : nullptr);
   apply_transfer_options(h, options_.endpoint, options_.ca_file, options_.timeout, options_.stop, error_buffer_);
 }
 
-std::string ImapClient::perform(const std::string& url, const std::string& custom_request, bool want_body) {
+CURLcode ImapClient::perform_once(const std::string& url, const std::string& custom_request, std::string& out) {
   prepare(url);
   CURL* h = curl_.get();
-  std::string out;
+  out.clear();
   if (!custom_request.empty()) curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, custom_request.c_str());
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, append_to_string);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
+  return curl_easy_perform(h);
+}
+
+std::string ImapClient::perform(const std::string& url, const std::string& custom_request, bool want_body) {
   (void)want_body;
-  CURLcode rc = curl_easy_perform(h);
+  std::string out;
+  if (options_.oauth2 && bearer_.str().empty()) bearer_ = SecretString(options_.oauth2->token());
+  CURLcode rc = perform_once(url, custom_request, out);
+  if (rc == CURLE_LOGIN_DENIED && options_.oauth2) {
+    // The token may have expired since it was read: read it again and retry the login once.
+    bearer_ = SecretString(options_.oauth2->refresh());
+    rc = perform_once(url, custom_request, out);
+    if (rc == CURLE_LOGIN_DENIED) {
+      options_.oauth2->login_failed(error_buffer_[0] ? std::string(error_buffer_) : curl_easy_strerror(rc));
+      bearer_ = SecretString();
+    }
+  }
+  if (rc == CURLE_OK && options_.oauth2) options_.oauth2->login_succeeded();
   if (rc != CURLE_OK) {
     std::string msg = error_buffer_[0] ? std::string(error_buffer_) : curl_easy_strerror(rc);
     // The verb only: custom requests can carry UIDs and folder names, never mail content.
@@ -162,8 +177,58 @@ std::vector<MessageInfo> parse_fetch_listing(const std::string& response) {
   return out;
 }
 
-std::vector<MessageInfo> ImapClient::list_messages() {
-  return parse_fetch_listing(perform(mailbox_url(mailbox()), "UID FETCH 1:* (UID RFC822.SIZE INTERNALDATE)", false));
+std::vector<std::int64_t> ImapClient::search_uids(const std::string& criteria) {
+  const std::string out = perform(mailbox_url(mailbox()), "UID SEARCH " + criteria, false);
+  std::vector<std::int64_t> uids;
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("* SEARCH", 0) != 0) continue;
+    std::istringstream words(line.substr(8));
+    std::int64_t v = 0;
+    while (words >> v)
+      if (v > 0) uids.push_back(v);
+  }
+  return uids;
+}
+
+std::vector<MessageInfo> ImapClient::list_messages(std::int64_t uidnext) {
+  // SEARCH and FETCH sync the connection's view of the selected mailbox (STATUS does not), and
+  // libcurl passes their untagged replies through. libcurl 7.88 limits those replies (300 KB as
+  // it counts them, more than linearly in the number of reads), so a very large mailbox is
+  // searched in UID windows and listed in small chunks.
+  std::vector<std::int64_t> uids;
+  try {
+    uids = search_uids("ALL");
+  } catch (const MailError& e) {
+    if (e.kind() == MailError::Kind::cancelled) throw;
+    constexpr std::int64_t kWindow = 2000;
+    std::int64_t lo = 1;
+    for (; lo + kWindow <= uidnext; lo += kWindow) {
+      auto part = search_uids("UID " + std::to_string(lo) + ":" + std::to_string(lo + kWindow - 1));
+      uids.insert(uids.end(), part.begin(), part.end());
+    }
+    auto rest = search_uids("UID " + std::to_string(lo) + ":*");  // "*" also catches mail newer than uidnext
+    uids.insert(uids.end(), rest.begin(), rest.end());
+  }
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+
+  constexpr std::size_t kChunk = 50;
+  std::vector<MessageInfo> all;
+  for (std::size_t i = 0; i < uids.size(); i += kChunk) {
+    std::string set;
+    for (std::size_t k = i; k < std::min(uids.size(), i + kChunk); ++k) {
+      if (!set.empty()) set += ',';
+      set += std::to_string(uids[k]);
+    }
+    auto part = parse_fetch_listing(perform(mailbox_url(mailbox()), "UID FETCH " + set + " (UID RFC822.SIZE INTERNALDATE)", false));
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  std::sort(all.begin(), all.end(), [](const MessageInfo& a, const MessageInfo& b) { return a.uid < b.uid; });
+  all.erase(std::unique(all.begin(), all.end(), [](const MessageInfo& a, const MessageInfo& b) { return a.uid == b.uid; }),
+            all.end());
+  return all;
 }
 
 std::string ImapClient::fetch_header(std::int64_t uid) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "config/config.hpp"
 #include "daemon/curl_handle.hpp"
 #include "daemon/mail_error.hpp"
+#include "daemon/oauth2_token.hpp"
 
 namespace casedesk::daemon {
 
@@ -23,6 +25,7 @@ struct ImapOptions {
   std::string ca_file;
   std::chrono::milliseconds timeout{60000};
   const std::atomic<bool>* stop = nullptr;  // set -> the current call ends with Kind::cancelled
+  std::shared_ptr<TokenSource> oauth2 = nullptr;  // set: XOAUTH2 with its token instead of the password
 };
 
 struct MailboxStatus {
@@ -53,8 +56,9 @@ class ImapClient {
   // Logs in (if not connected) and reads the intake mailbox's STATUS. @throw MailError
   MailboxStatus status();
   // UID, size and arrival time of every message in the intake mailbox, ascending by UID.
+  // `uidnext` (from STATUS) sizes the UID windows used when a single SEARCH reply is too large.
   // @throw MailError
-  std::vector<MessageInfo> list_messages();
+  std::vector<MessageInfo> list_messages(std::int64_t uidnext);
   // The header section of one message (does not fetch the body). @throw MailError
   std::string fetch_header(std::int64_t uid);
   // The exact bytes of one message (sets \Seen). @throw MailError (command: no such UID)
@@ -69,10 +73,13 @@ class ImapClient {
   std::string mailbox_url(const std::string& mailbox) const;
   void prepare(const std::string& url);
   std::string perform(const std::string& url, const std::string& custom_request, bool want_body);
+  std::vector<std::int64_t> search_uids(const std::string& criteria);
+  CURLcode perform_once(const std::string& url, const std::string& custom_request, std::string& out);
 
   ImapOptions options_;
   CurlEasy curl_;
   char error_buffer_[CURL_ERROR_SIZE] = {};
+  SecretString bearer_;  // the OAuth2 token of the current login (options_.oauth2 set)
 };
 
 // Quotes a mailbox name for an IMAP command ("Processed" -> "\"Processed\"").

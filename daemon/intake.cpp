@@ -103,7 +103,7 @@ IntakeStats run_intake_pass(ImapClient& imap, queue::Store& store, const IntakeO
   const auto status = imap.status();
   imap.ensure_folder(options.processed_folder);
   imap.ensure_folder(options.failed_folder);
-  const auto listing = imap.list_messages();
+  const auto listing = imap.list_messages(status.uidnext);
   stats.seen = static_cast<int>(listing.size());
   spdlog::debug("intake: mailbox has {} message(s), uidvalidity {}", listing.size(), status.uidvalidity);
 
@@ -125,7 +125,17 @@ IntakeStats run_intake_pass(ImapClient& imap, queue::Store& store, const IntakeO
       }
       const std::string reason = "too_large: " + std::to_string(info.size) + " bytes > limit " +
                                  std::to_string(options.max_message_size);
-      auto id = store.quarantine(source, header, reason, options.now());
+      // The sender hears why (a too_large reply), under the same loop protection as acks.
+      std::optional<queue::Store::QuarantineReply> reply;
+      const parsers::Message head = parsers::parse_message(header);
+      auto no_reply = ack_suppression_reason(head, options.own_addresses);
+      const std::string to = head.reply_to ? head.reply_to->addr : head.from_addr.value_or("");
+      if (!no_reply && options.auto_replies_per_sender > 0 &&
+          store.count_auto_replies_since(to, options.now() - options.auto_reply_window_seconds) >=
+              options.auto_replies_per_sender)
+        no_reply = "auto-reply cap reached";
+      if (!no_reply) reply = queue::Store::QuarantineReply{"too_large", to};
+      auto id = store.quarantine(source, header, reason, options.now(), reply);
       ++stats.quarantined;
       ++stats.too_large;
       spdlog::warn("intake: uid {} quarantined as #{}: {}", uid, id, reason);

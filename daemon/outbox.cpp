@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "parsers/message.hpp"
+
 namespace casedesk::daemon {
 
 std::int64_t retry_delay_seconds(int attempts) {
@@ -27,9 +29,18 @@ OutboxStats run_outbox_pass(SmtpClient& smtp, queue::Store& store, const templat
     bool permanent = false;
     try {
       if (!item.raw) {
-        auto detail = store.get_case(item.case_id);
-        if (!detail) throw std::runtime_error("case is gone");
-        ComposedReply reply = compose_ack(*detail, renderer, options.desk, options.now());
+        ComposedReply reply;
+        if (item.quarantine_id) {
+          // A reply about quarantined mail (too_large): composed from the header we kept.
+          auto header = store.quarantined_raw(*item.quarantine_id);
+          if (!header) throw std::runtime_error("quarantine record is gone");
+          reply = compose_too_large(parsers::parse_message(*header), renderer, options.desk, options.max_message_size,
+                                    options.now());
+        } else {
+          auto detail = store.get_case(item.case_id);
+          if (!detail) throw std::runtime_error("case is gone");
+          reply = compose_ack(*detail, renderer, options.desk, options.now());
+        }
         store.set_outbox_content(item.id, reply.message_id, reply.to_addr, reply.raw);
         item.message_id = reply.message_id;
         item.to_addr = reply.to_addr;

@@ -16,6 +16,7 @@ struct OutboxOptions {
   DeskIdentity desk;
   std::function<std::int64_t()> now;
   std::int64_t retry_for_seconds = 2 * 24 * 3600;  // temporary failures give up after this long
+  std::uint64_t max_message_size = 25ull * 1024 * 1024;  // quoted in too_large replies
 };
 
 struct OutboxStats {

@@ -80,18 +80,63 @@ std::string reply_subject(const std::string& subject, const std::string& case_re
   return out;
 }
 
+namespace {
+
+// Reply-To when it is a usable address, else From.
+parsers::Address reply_recipient(const std::optional<parsers::Address>& reply_to, const std::optional<std::string>& from_addr,
+                                 const std::optional<std::string>& from_name) {
+  if (reply_to && parsers::is_plain_addr_spec(reply_to->addr)) return *reply_to;
+  if (from_addr && parsers::is_plain_addr_spec(*from_addr)) return {*from_addr, from_name.value_or("")};
+  throw std::runtime_error("no usable recipient address");
+}
+
+// In-Reply-To the original, References its chain plus it; our loop-protection headers.
+void thread_reply(parsers::Outgoing& out, const std::optional<std::string>& message_id,
+                  const std::vector<std::string>& references) {
+  if (message_id && parsers::is_valid_msg_id(*message_id)) {
+    out.in_reply_to = message_id;
+    out.references = references;
+    out.references.push_back(*message_id);
+  }
+  out.extra_headers = {{"Auto-Submitted", "auto-replied"}, {"X-Auto-Response-Suppress", "All"}};
+}
+
+}  // namespace
+
+std::string size_text(std::uint64_t bytes) {
+  if (bytes >= 1024ull * 1024 && bytes % (1024ull * 1024) == 0) return std::to_string(bytes / (1024 * 1024)) + " MB";
+  if (bytes >= 1024 && bytes % 1024 == 0) return std::to_string(bytes / 1024) + " KB";
+  return std::to_string(bytes) + " bytes";
+}
+
+ComposedReply compose_too_large(const parsers::Message& original, const templates::Renderer& renderer,
+                                const DeskIdentity& desk, std::uint64_t limit_bytes, std::int64_t now) {
+  const parsers::Address to = reply_recipient(original.reply_to, original.from_addr, original.from_name);
+  const std::string subject = original.subject.value_or("");
+  const nlohmann::json ctx = {
+      {"desk_name", desk.desk_name},
+      {"subject", subject.empty() ? std::string("(no subject)") : subject},
+      {"submitter_name", original.from_name && !original.from_name->empty() ? nlohmann::json(*original.from_name)
+                                                                             : nlohmann::json(nullptr)},
+      {"limit_text", size_text(limit_bytes)},
+  };
+  parsers::Outgoing out;
+  out.from = desk.from;
+  out.to = to;
+  out.subject = starts_with_reply_prefix(subject) ? subject : "Re: " + (subject.empty() ? std::string("your message") : subject);
+  out.message_id = parsers::make_message_id(parsers::domain_of(desk.from.addr));
+  out.date_epoch = now;
+  thread_reply(out, original.message_id, original.references);
+  out.text_body = renderer.render("too_large.txt", ctx);
+  out.html_body = renderer.render("too_large.html", ctx);
+  return {out.message_id, to.addr, parsers::compose_message(out)};
+}
+
 ComposedReply compose_ack(const queue::CaseDetail& c, const templates::Renderer& renderer, const DeskIdentity& desk,
                           std::int64_t now) {
   const queue::StoredMessage* in = first_incoming(c);
   if (!in) throw std::runtime_error("case has no incoming message");
-  parsers::Address to;
-  if (in->reply_to && parsers::is_plain_addr_spec(in->reply_to->addr)) {
-    to = *in->reply_to;
-  } else if (in->from_addr && parsers::is_plain_addr_spec(*in->from_addr)) {
-    to = {*in->from_addr, in->from_name.value_or("")};
-  } else {
-    throw std::runtime_error("no usable recipient address");
-  }
+  const parsers::Address to = reply_recipient(in->reply_to, in->from_addr, in->from_name);
   const nlohmann::json ctx = ack_context(c, desk);
   parsers::Outgoing out;
   out.from = desk.from;
@@ -99,14 +144,8 @@ ComposedReply compose_ack(const queue::CaseDetail& c, const templates::Renderer&
   out.subject = reply_subject(c.summary.subject, c.summary.ref);
   out.message_id = parsers::make_message_id(parsers::domain_of(desk.from.addr));
   out.date_epoch = now;
-  if (in->message_id && parsers::is_valid_msg_id(*in->message_id)) {
-    out.in_reply_to = in->message_id;
-    out.references = in->references;
-    out.references.push_back(*in->message_id);
-  }
-  out.extra_headers = {{"Auto-Submitted", "auto-replied"},
-                       {"X-Auto-Response-Suppress", "All"},
-                       {"X-Casedesk-Case", c.summary.ref}};
+  thread_reply(out, in->message_id, in->references);
+  out.extra_headers.emplace_back("X-Casedesk-Case", c.summary.ref);
   out.text_body = renderer.render("ack.txt", ctx);
   out.html_body = renderer.render("ack.html", ctx);
   return {out.message_id, to.addr, parsers::compose_message(out)};

@@ -33,4 +33,12 @@ std::string reply_subject(const std::string& subject, const std::string& case_re
 ComposedReply compose_ack(const queue::CaseDetail& c, const templates::Renderer& renderer, const DeskIdentity& desk,
                           std::int64_t now);
 
+// The reply to a mail too large to take in (its header only), threaded to it.
+// @throw parsers::ComposeError, templates::TemplateError, std::runtime_error (no recipient)
+ComposedReply compose_too_large(const parsers::Message& original, const templates::Renderer& renderer,
+                                const DeskIdentity& desk, std::uint64_t limit_bytes, std::int64_t now);
+
+// "25 MB", "512 KB", "900 bytes"
+std::string size_text(std::uint64_t bytes);
+
 }  // namespace casedesk::daemon

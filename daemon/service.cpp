@@ -35,8 +35,9 @@ std::string host_name() {
   return buf;
 }
 
-ImapOptions imap_options(const config::Config& cfg, const std::atomic<bool>* stop) {
-  return ImapOptions{cfg.imap.endpoint, cfg.imap.username, cfg.imap.password, cfg.imap.ca_file, cfg.imap.timeout, stop};
+ImapOptions imap_options(const config::Config& cfg, const std::atomic<bool>* stop, std::shared_ptr<TokenSource> oauth2) {
+  return ImapOptions{cfg.imap.endpoint, cfg.imap.username, cfg.imap.password, cfg.imap.ca_file, cfg.imap.timeout, stop,
+                     std::move(oauth2)};
 }
 
 }  // namespace
@@ -46,6 +47,9 @@ struct Service::Worker {
   const config::Config& config;
   queue::Store store;
   templates::Renderer renderer;
+  // OAuth2 token sources (null with a password); the IMAP one is shared with the IDLE connection.
+  std::shared_ptr<TokenSource> imap_tokens;
+  std::shared_ptr<TokenSource> smtp_tokens;
   ImapClient imap;
   SmtpClient smtp;
   IntakeOptions intake_options;
@@ -55,9 +59,13 @@ struct Service::Worker {
       : config(cfg),
         store(queue::StoreOptions{cfg.store.path, cfg.desk.case_prefix}),
         renderer(cfg.templates.dir),
-        imap(imap_options(cfg, &stop)),
+        imap_tokens(TokenSource::make("IMAP", cfg.imap.oauth2_token_file, cfg.imap.oauth2_token_command,
+                                      cfg.imap.timeout)),
+        smtp_tokens(TokenSource::make("SMTP", cfg.smtp.oauth2_token_file, cfg.smtp.oauth2_token_command,
+                                      cfg.smtp.timeout)),
+        imap(imap_options(cfg, &stop, imap_tokens)),
         smtp(SmtpOptions{cfg.smtp.endpoint, cfg.smtp.username, cfg.smtp.password, cfg.smtp.ca_file, cfg.smtp.timeout,
-                         &stop}) {
+                         &stop, smtp_tokens}) {
     intake_options.processed_folder = cfg.imap.processed_folder;
     intake_options.failed_folder = cfg.imap.failed_folder;
     intake_options.own_addresses = {cfg.smtp.from_addr, cfg.imap.username};
@@ -66,6 +74,7 @@ struct Service::Worker {
     intake_options.auto_reply_window_seconds =
         std::chrono::duration_cast<std::chrono::seconds>(cfg.limits.auto_reply_window).count();
     intake_options.max_message_size = cfg.limits.max_message_size;
+    outbox_options.max_message_size = cfg.limits.max_message_size;
     intake_options.own_domain = parsers::domain_of(cfg.smtp.from_addr);
     intake_options.ack_cutoff =
         store.first_start_at(unix_now()) - std::chrono::duration_cast<std::chrono::seconds>(cfg.intake.ack_window).count();
@@ -115,6 +124,14 @@ struct Service::Worker {
     if (o.deferred) store.add_counter("send_failures_temporary", o.deferred, now);
   }
 
+  // Failed OAuth2 logins (also the IDLE connection's) -> the oauth2_failures counter.
+  void count_oauth2_failures() {
+    std::int64_t n = 0;
+    for (const auto& tokens : {imap_tokens, smtp_tokens})
+      if (tokens) n += tokens->take_failures();
+    if (n) store.add_counter("oauth2_failures", n, unix_now());
+  }
+
   // One unit of work: a full pass. The only catch point for mail-server failures of a pass.
   PassOutcome pass() {
     PassOutcome outcome;
@@ -149,8 +166,10 @@ struct Service::Worker {
     if (o.due > 0)
       spdlog::info("outbox pass: {} due, {} sent, {} deferred, {} failed", o.due, o.sent, o.deferred, o.failed);
     outcome.smtp_unreachable = o.unreachable;
+    outcome.next_outbox_attempt = store.next_outbox_attempt_at();
     if (o.unreachable)
       spdlog::error("outbox: SMTP server {}:{} unusable", config.smtp.endpoint.host, config.smtp.endpoint.port);
+    count_oauth2_failures();
     return outcome;
   }
 };
@@ -173,7 +192,8 @@ int Service::run() {
   asio::steady_timer idle_retry_timer(io);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   bool pass_running = false;
-  bool pass_pending = false;  // a change arrived while a pass ran: run another right after
+  bool pass_pending = false;
+  std::optional<std::int64_t> next_outbox_attempt;  // from the last pass  // a change arrived while a pass ran: run another right after
   bool stopping = false;
   std::unique_ptr<IdleWatcher> idle;
   int idle_failures = 0;
@@ -190,7 +210,13 @@ int Service::run() {
   std::function<void()> start_idle;
   auto schedule_poll = [&] {
     if (stopping) return;
-    poll_timer.expires_after(poll_every());
+    auto delay = poll_every();
+    if (next_outbox_attempt) {
+      // A deferred reply is due before the next poll: wake up for it (IDLE polls only every 5 min).
+      const auto until_due = std::chrono::seconds(std::max<std::int64_t>(0, *next_outbox_attempt - unix_now()));
+      delay = std::min<std::chrono::milliseconds>(delay, until_due + std::chrono::milliseconds(100));
+    }
+    poll_timer.expires_after(delay);
     poll_timer.async_wait([&](const boost::system::error_code& ec) {
       if (!ec) start_pass();  // operation_aborted: rescheduled or stopping, not an error
     });
@@ -208,13 +234,15 @@ int Service::run() {
     pass_pending = false;
     poll_timer.cancel();
     asio::post(pool, [&] {
+      PassOutcome outcome;
       try {
-        (void)worker_->pass();
+        outcome = worker_->pass();
       } catch (const std::exception& e) {
         spdlog::critical("pass failed: {}", e.what());
       }
-      asio::post(io, [&] {
+      asio::post(io, [&, outcome] {
         pass_running = false;
+        next_outbox_attempt = outcome.next_outbox_attempt;
         if (stopping) {
           io.stop();
         } else if (pass_pending) {
@@ -245,7 +273,7 @@ int Service::run() {
     if (stopping) return;
     if (!idle) {
       idle = std::make_unique<IdleWatcher>(
-          io, imap_options(config_, &stop_),
+          io, imap_options(config_, &stop_, worker_->imap_tokens),
           [&] {
             spdlog::debug("IDLE: mailbox changed");
             request_pass();

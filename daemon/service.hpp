@@ -6,7 +6,9 @@
 // thread, which alone owns the Store and the mail connections.
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 
 #include "config/config.hpp"
@@ -29,6 +31,7 @@ struct PassOutcome {
   bool imap_unreachable = false;
   bool smtp_unreachable = false;
   bool cancelled = false;
+  std::optional<std::int64_t> next_outbox_attempt;  // Unix seconds; wake up then even without new mail
 };
 
 class Service {

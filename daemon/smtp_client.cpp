@@ -26,6 +26,40 @@ size_t discard(char*, size_t size, size_t nmemb, void*) { return size * nmemb; }
 SmtpClient::SmtpClient(SmtpOptions options) : options_(std::move(options)), curl_(curl_easy_init()) {}
 
 SendResult SmtpClient::send(const std::string& mail_from, const std::string& rcpt_to, const std::string& data) {
+  if (!options_.oauth2 || options_.username.empty()) {
+    CURLcode rc = CURLE_OK;
+    return send_once(mail_from, rcpt_to, data, nullptr, rc);
+  }
+  SecretString bearer;
+  try {
+    bearer = SecretString(options_.oauth2->token());
+  } catch (const std::exception& e) {  // the token source failed: like a refused login, retried later
+    SendResult result;
+    result.unreachable = true;
+    result.message = e.what();
+    return result;
+  }
+  CURLcode rc = CURLE_OK;
+  SendResult result = send_once(mail_from, rcpt_to, data, &bearer.str(), rc);
+  if (rc == CURLE_LOGIN_DENIED) {
+    // The token may have expired since it was read: read it again and retry the login once.
+    try {
+      bearer = SecretString(options_.oauth2->refresh());
+    } catch (const std::exception& e) {
+      result.message = e.what();
+      return result;
+    }
+    result = send_once(mail_from, rcpt_to, data, &bearer.str(), rc);
+    if (rc == CURLE_LOGIN_DENIED) options_.oauth2->login_failed(result.message);
+  }
+  if (rc != CURLE_LOGIN_DENIED && result.smtp_code != 530 && result.smtp_code != 535 && !result.unreachable)
+    options_.oauth2->login_succeeded();
+  return result;
+}
+
+SendResult SmtpClient::send_once(const std::string& mail_from, const std::string& rcpt_to, const std::string& data,
+                                 const std::string* bearer, CURLcode& rc_out) {
+  rc_out = CURLE_FAILED_INIT;
   SendResult result;
   if (!curl_) {
     result.message = "curl_easy_init failed";
@@ -35,10 +69,7 @@ SendResult SmtpClient::send(const std::string& mail_from, const std::string& rcp
   curl_easy_reset(h);
   const std::string url = endpoint_url(options_.endpoint);
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  if (!options_.username.empty()) {
-    curl_easy_setopt(h, CURLOPT_USERNAME, options_.username.c_str());
-    curl_easy_setopt(h, CURLOPT_PASSWORD, options_.password.c_str());
-  }
+  if (!options_.username.empty()) apply_login(h, options_.username, options_.password, bearer);
   std::string from = "<" + mail_from + ">";
   curl_easy_setopt(h, CURLOPT_MAIL_FROM, from.c_str());
   CurlSlist rcpts;
@@ -52,6 +83,7 @@ SendResult SmtpClient::send(const std::string& mail_from, const std::string& rcp
   apply_transfer_options(h, options_.endpoint, options_.ca_file, options_.timeout, options_.stop, error_buffer_);
 
   CURLcode rc = curl_easy_perform(h);
+  rc_out = rc;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &result.smtp_code);
   if (rc == CURLE_OK) {
     result.ok = true;

@@ -4,10 +4,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "config/config.hpp"
 #include "daemon/curl_handle.hpp"
+#include "daemon/oauth2_token.hpp"
 
 namespace casedesk::daemon {
 
@@ -18,6 +20,7 @@ struct SmtpOptions {
   std::string ca_file;
   std::chrono::milliseconds timeout{60000};
   const std::atomic<bool>* stop = nullptr;
+  std::shared_ptr<TokenSource> oauth2 = nullptr;  // set: XOAUTH2 with its token instead of the password
 };
 
 // The outcome of one send, as a value (network failure is routine here).
@@ -36,6 +39,9 @@ class SmtpClient {
   SendResult send(const std::string& mail_from, const std::string& rcpt_to, const std::string& data);
 
  private:
+  SendResult send_once(const std::string& mail_from, const std::string& rcpt_to, const std::string& data,
+                       const std::string* bearer, CURLcode& rc);
+
   SmtpOptions options_;
   CurlEasy curl_;
   char error_buffer_[CURL_ERROR_SIZE] = {};

@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 namespace casedesk::parsers {
@@ -67,6 +68,24 @@ bool all_digits(std::string_view s) {
 
 bool has_digit(std::string_view s) { return std::any_of(s.begin(), s.end(), is_digit); }
 
+// A set over a space-separated word list (built once; for the lists looked up per word of text).
+class WordSet {
+ public:
+  explicit WordSet(std::string_view list) {
+    std::size_t pos = 0;
+    while (pos < list.size()) {
+      std::size_t end = list.find(' ', pos);
+      if (end == std::string_view::npos) end = list.size();
+      if (end > pos) words_.insert(list.substr(pos, end - pos));
+      pos = end + 1;
+    }
+  }
+  bool has(std::string_view w) const { return words_.count(w) > 0; }
+
+ private:
+  std::unordered_set<std::string_view> words_;
+};
+
 bool contains(std::string_view list, std::string_view word) {
   // list: space-separated words
   std::size_t pos = 0;
@@ -107,8 +126,69 @@ constexpr std::string_view kModifiers =
     "U6 U7 U8 U9 UA UB UC UD UE UF UG UH UJ UK UN UP UQ UR US V1 V2 V3 V4 V5 V6 V7 V8 V9 VM VP X1 "
     "X2 X3 X4 X5 XE XP XS XU ZA ZB ZC";
 
+// HCPCS Level II codes (CMS Jan 2026 file) that are also, undotted, an ICD-10-CM FY2026 code or
+// category/subcategory (676 of 8,623; generated from ../shared/codesets, sorted).
+constexpr std::string_view kAmbiguousHcpcsIcd =
+    "A0100 A0225 A4281 A4282 A5051 A5052 A5053 A5054 A5055 A5056 A5057 A5131 A5200 A6000 B4081 C7900 "
+    "C7901 C7902 C9021 C9022 C9030 C9031 C9032 C9101 C9132 C9140 C9141 C9142 C9150 C9151 C9152 C9160 "
+    "C9161 C9162 C9250 C9290 C9300 C9301 C9302 C9441 C9442 C9480 C9481 C9482 E0500 E0530 E0580 E0781 "
+    "E0840 E0849 E0900 E0910 E0911 E0935 E0936 E0940 E0941 E0942 E0944 E0951 E0952 E0959 E0961 E0969 "
+    "E1010 E1011 E1022 E1029 E1031 E1032 E1033 E1034 E1035 E1036 E1037 E1039 E1100 E1110 E1140 E1161 "
+    "E1300 E1301 E1310 E1352 E2601 E2602 E2609 G0400 G0402 G0431 G0432 G0439 G0481 G0482 G0490 G0491 "
+    "G2119 G4000 G4001 G4010 G4011 G4020 G4021 G4030 G4031 G8911 G8912 G8918 G8928 G8929 G9001 G9009 "
+    "G9050 G9051 G9052 G9059 G9089 G9200 G9201 G9202 G9203 G9204 G9205 G9340 G9341 G9342 G9343 G9344 "
+    "G9345 G9349 G9381 G9382 G9389 G9511 G9519 G9520 G9529 G9581 G9600 G9601 G9602 G9608 G9609 G9611 "
+    "G9612 G9619 G9681 G9689 G9731 G9732 G9741 G9748 G9749 G9751 G9752 G9761 G9762 G9763 G9764 G9781 "
+    "G9782 G9783 G9784 H0001 H0002 H0003 H0011 H0012 H0013 H0014 H0015 H0016 H0019 H1001 H1002 H1010 "
+    "H1011 H2000 H2001 H2010 H2011 H2012 H2013 H2020 H2021 H2022 H2023 J0120 J0121 J0130 J0131 J0180 "
+    "J0190 J0300 J0380 J0390 J0391 J1000 J1100 J1561 J1569 J3489 J9311 J9312 J9381 J9382 J9600 K0601 "
+    "K0602 K0812 K0813 K0820 K0821 K0822 K0823 K0824 K0825 K0826 K0840 K0841 K0842 K0843 K0849 K0850 "
+    "K0851 K0852 K0853 K0854 K0855 K0856 K0859 L1230 L4050 L6610 L6611 L6689 M0001 M0002 M0003 M0004 "
+    "M0005 M0010 M0201 M0220 M0221 M0222 M0223 M0224 M0235 M0236 M0237 M0238 M0239 M1000 M1001 M1002 "
+    "M1003 M1004 M1005 M1006 M1007 M1008 M1009 M1010 M1011 M1012 M1013 M1014 M1015 M1016 M1017 M1018 "
+    "M1019 M1020 M1021 M1022 M1023 M1024 M1025 M1026 M1027 M1028 M1029 M1030 M1031 M1032 M1033 M1034 "
+    "M1035 M1036 M1037 M1038 M1039 M1040 M1041 M1042 M1043 M1044 M1045 M1046 M1047 M1048 M1049 M1106 "
+    "M1107 M1108 M1109 M1110 M1111 M1112 M1113 M1114 M1115 M1116 M1117 M1118 M1119 M1120 M1121 M1122 "
+    "M1123 M1124 M1125 M1126 M1127 M1128 M1129 M1180 M1181 M1182 M1183 M1184 M1185 M1186 M1187 M1188 "
+    "M1189 M1200 M1201 M1202 M1203 M1204 M1205 M1206 M1207 M1208 M1209 M1210 M1211 M1212 M1213 M1214 "
+    "M1215 M1216 M1217 M1218 M1219 M1220 M1221 M1222 M1223 M1224 M1225 M1226 M1227 M1228 M1229 M1230 "
+    "M1231 M1232 M1233 M1234 M1235 M1236 M1237 M1238 M1239 M1240 M1241 M1242 M1243 M1244 M1245 M1246 "
+    "M1247 M1248 M1249 M1250 M1251 M1252 M1253 M1254 M1255 M1256 M1257 M1258 M1259 M1280 M1281 M1282 "
+    "M1283 M1284 M1285 M1286 M1287 M1288 M1289 M1310 M1311 M1312 M1313 M1314 M1315 M1316 M1317 M1380 "
+    "M1381 M1382 M1383 M1384 M1385 M1386 M1387 M1388 M1460 M1461 M1462 M1463 M1464 M1465 M1466 M1467 "
+    "M1468 M1469 M1480 M1481 M1482 M1483 M1484 M1485 M1486 M1487 M1488 M1489 Q5001 Q5002 Q5110 Q5111 "
+    "Q5121 Q5122 Q5128 Q9981 Q9989 S0012 S0020 S0021 S0030 S0032 S0034 S0040 S0080 S0081 S0090 S0091 "
+    "S0092 S0093 S0104 S0122 S0132 S0140 S0142 S0144 S0145 S0155 S0182 S0183 S0190 S0191 S0194 S0195 "
+    "S0260 S0265 S0280 S0281 S0285 S0302 S0340 S0341 S0342 S0500 S0510 S0512 S0590 S0592 S0630 S0812 "
+    "S1015 S1016 S1090 S1091 S2095 S2102 S2103 S2112 S2115 S2120 S2140 S2142 S2202 S2205 S2206 S2207 "
+    "S2208 S2341 S2342 S2411 S2900 S3600 S3620 S3630 S3650 S3652 S3722 S3800 S3900 S3902 S4021 S4022 "
+    "S4024 S4025 S4026 S4027 S4981 S4990 S4991 S5000 S5001 S5010 S5011 S5012 S5035 S5036 S5100 S5101 "
+    "S5102 S5105 S5180 S5181 S5185 S5501 S5520 S5521 S8085 S8092 S8100 S8101 S8185 S8210 S8262 S8265 "
+    "S8301 S8420 S8421 S8422 S8490 S8930 S8990 S9001 S9002 S9055 S9056 S9110 S9122 S9123 S9124 S9125 "
+    "S9131 S9211 S9212 S9213 S9214 S9330 S9331 S9340 S9341 S9342 S9343 S9349 S9351 S9361 S9401 S9430 "
+    "S9432 S9490 S9500 S9501 S9529 S9590 S9900 S9901 S9981 S9982 S9991 S9992 T1502 T2001 T2002 T2003 "
+    "T2004 T2005 T2007 T2010 T2011 T2012 T2013 T2014 T2015 T2016 T2017 T2019 T2020 T2021 T2022 T2023 "
+    "T2024 T2025 T2026 T2027 T2029 T2030 T2031 T2032 T2033 T2034 T2035 T2036 T2037 T2039 T2040 T2041 "
+    "T2042 T2043 T2044 T2045 T2046 T2047 T2049 T2050 T2051 T2101 V2101 V2109 V2111 V2121 V2199 V2201 "
+    "V2209 V2211 V2219 V2221 V2299 V2301 V2309 V2311 V2319 V2321 V2399 V2499 V2501 V2511 V2521 V2531 "
+    "V2599 V2629 V2631 V2799 ";
+
+bool is_ambiguous_hcpcs_icd(std::string_view code) {
+  if (code.size() != 5) return false;
+  std::size_t lo = 0, hi = (kAmbiguousHcpcsIcd.size() + 1) / 6;
+  while (lo < hi) {
+    std::size_t mid = (lo + hi) / 2;
+    std::string_view e = kAmbiguousHcpcsIcd.substr(mid * 6, 5);
+    if (e == code) return true;
+    if (e < code) lo = mid + 1;
+    else hi = mid;
+  }
+  return false;
+}
+
 bool is_known_modifier(std::string_view upper_token) {
-  return upper_token.size() == 2 && contains(kModifiers, upper_token);
+  static const WordSet kSet(kModifiers);
+  return upper_token.size() == 2 && kSet.has(upper_token);
 }
 
 // US state / territory abbreviations, for "City, ST 12345" ZIP lines.
@@ -248,9 +328,42 @@ const Glyph* glyph_before(std::string_view t, std::size_t end) {
 // ------------------------------------------------------------------------------------------------
 // Text cursor helpers over one source
 
+// Plain-text (and HTML-derived, tab-separated) tables: a header row naming a "Mod", "Units" or
+// "Dx" column ties the cell in that column to the code in the same row.
+struct Span {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+};
+struct TableRow {
+  Span line;
+  std::optional<Span> mod_cell;
+  std::optional<Span> units_cell;
+  std::vector<Span> dx_cells;
+  std::vector<Span> other_cells;  // cells of columns that are neither Mod nor Units
+};
+struct TableInfo {
+  std::vector<TableRow> rows;  // sorted by line.begin
+  const TableRow* row_of(std::size_t pos) const {
+    auto it = std::upper_bound(rows.begin(), rows.end(), pos,
+                               [](std::size_t p, const TableRow& r) { return p < r.line.begin; });
+    if (it == rows.begin()) return nullptr;
+    --it;
+    return pos < it->line.end ? &*it : nullptr;
+  }
+  bool in_dx_cell(std::size_t pos) const {
+    const TableRow* r = row_of(pos);
+    if (!r) return false;
+    for (const Span& c : r->dx_cells) {
+      if (pos >= c.begin && pos < c.end) return true;
+    }
+    return false;
+  }
+};
+
 class Scanner {
  public:
-  explicit Scanner(std::string_view text) : t_(text) {}
+  explicit Scanner(std::string_view text, const TableInfo* tables = nullptr) : t_(text), tables_(tables) {}
+  const TableInfo* tables() const { return tables_; }
 
   std::string_view text() const { return t_; }
   std::size_t size() const { return t_.size(); }
@@ -343,6 +456,7 @@ class Scanner {
 
  private:
   std::string_view t_;
+  const TableInfo* tables_ = nullptr;
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -351,9 +465,12 @@ class Scanner {
 // family's shape starts there and is bounded on the right.
 
 struct Match {
+  Match(std::string c, CodeSystem sys, std::size_t e) : code(std::move(c)), system(sys), end(e) {}
   std::string code;
   CodeSystem system = CodeSystem::cpt;
   std::size_t end = 0;
+  bool needs_neighbor = false;            // kept only next to another code (see scan_source)
+  std::vector<std::string> alternatives;  // other readings, "SYSTEM:CODE"
 };
 
 std::optional<Match> match_icd10cm_dotted(const Scanner& sc, std::size_t s) {
@@ -406,6 +523,7 @@ DxEvidence diagnosis_list_evidence(const Scanner& sc, std::size_t s, std::size_t
     }
     return false;
   };
+  if (sc.tables() && sc.tables()->in_dx_cell(s)) return DxEvidence::cue;
   std::size_t pos = s;
   for (int items = 0; items < 8; ++items) {
     std::size_t q = pos;
@@ -473,7 +591,61 @@ std::optional<Match> match_icd10cm_in_diagnosis_list(const Scanner& sc, std::siz
   bool hcpcs_shaped = len == 5 && kHcpcsLetters.find(tok[0]) != std::string_view::npos && all_digits(tail) &&
                       is_digit(tok[2]);
   if (hcpcs_shaped && ev != DxEvidence::cue) return std::nullopt;
-  return Match{tail.empty() ? head : head + "." + tail, CodeSystem::icd10cm, e};
+  Match m{tail.empty() ? head : head + "." + tail, CodeSystem::icd10cm, e};
+  if (hcpcs_shaped && is_ambiguous_hcpcs_icd(tok)) m.alternatives.push_back("HCPCS:" + tok);
+  return m;
+}
+
+// "syncope (R55)", "prostate cancer (C61)": an upper-case diagnosis shape alone in parentheses right
+// after a lower-case word. Kept only when another code is written nearby (scan_source).
+std::optional<Match> match_icd10cm_after_condition(const Scanner& sc, std::size_t s) {
+  if (s < 3 || sc.at(s - 1) != '(') return std::nullopt;
+  std::size_t e = sc.alnum_end(s);
+  std::size_t len = e - s;
+  if (len < 3 || len > 7 || sc.at(e) != ')') return std::nullopt;
+  std::string_view raw = sc.text().substr(s, len);
+  if (std::any_of(raw.begin(), raw.end(), is_lower)) return std::nullopt;
+  std::string tok(raw);
+  std::string head = tok.substr(0, 3);
+  std::string tail = tok.substr(3);
+  if (!is_icd_category(head) || contains(kNotDiagnoses, tok) || contains(kNotDiagnoses, head)) return std::nullopt;
+  if (!tail.empty() && !has_digit(tail) && tail[0] != 'X') return std::nullopt;
+  // letter + 4 digits is a HCPCS shape: that family decides
+  if (len == 5 && all_digits(tok.substr(1))) return std::nullopt;
+  std::size_t w = sc.skip_hspace_back(s - 1);
+  if (w == s - 1) return std::nullopt;
+  std::size_t wb = sc.alnum_begin(w);
+  std::string_view word = sc.text().substr(wb, w - wb);
+  if (word.size() < 3 || !std::all_of(word.begin(), word.end(), is_lower) || sc.word_before(wb)) return std::nullopt;
+  Match m{tail.empty() ? head : head + "." + tail, CodeSystem::icd10cm, e};
+  m.needs_neighbor = true;
+  return m;
+}
+
+// ICD-10-PCS: 7 characters of 0-9 A-H J-N P-Z, only after a "PCS" cue in the same clause
+// ("ICD-10-PCS 0SRC0J9", "PCS: 0SRC0J9, 0SRD0J9").
+bool is_pcs_char(char c) { return is_digit(c) || (is_upper(c) && c != 'I' && c != 'O'); }
+
+std::optional<Match> match_icd10pcs(const Scanner& sc, std::size_t s) {
+  std::size_t e = sc.alnum_end(s);
+  if (e - s != 7 || sc.word_at(e)) return std::nullopt;
+  std::string_view raw = sc.text().substr(s, 7);
+  if (!std::all_of(raw.begin(), raw.end(), is_pcs_char) || !has_digit(raw)) return std::nullopt;
+  if (sc.at(e) == '-' || (sc.at(e) == '.' && is_alnum(sc.at(e + 1)))) return std::nullopt;
+  std::size_t b = s;
+  while (b > 0 && s - b < 80) {
+    char c = sc.at(b - 1);
+    if (c == '\n' || c == '.' || c == '?' || c == '!' || c == ';') break;
+    --b;
+  }
+  for (std::size_t i = b; i < s; ++i) {
+    if (is_alpha(sc.at(i)) && (i == 0 || !is_alnum(sc.at(i - 1)))) {
+      std::size_t we = sc.alnum_end(i);
+      if (lower(sc.text().substr(i, we - i)) == "pcs") return Match{std::string(raw), CodeSystem::icd10pcs, e};
+      i = we;
+    }
+  }
+  return std::nullopt;
 }
 
 // A 5-character code is bounded on the right, or glued only to a units suffix ("99213x2").
@@ -521,6 +693,8 @@ struct Family {
 constexpr std::array kFamilies = std::to_array<Family>({
     {"ICD-10-CM (dotted)", false, match_icd10cm_dotted},
     {"ICD-10-CM (diagnosis list, undotted)", false, match_icd10cm_in_diagnosis_list},
+    {"ICD-10-CM (in parentheses after a condition)", false, match_icd10cm_after_condition},
+    {"ICD-10-PCS (after a PCS cue)", false, match_icd10pcs},
     {"CPT (Category I/II/III)", true, match_cpt},
     {"HCPCS Level II", true, match_hcpcs},
 });
@@ -715,6 +889,9 @@ struct RawMention {
   std::vector<std::string> modifiers;
   std::optional<int> units;
   std::optional<std::string> range_end;
+  std::vector<std::string> alternatives;
+  bool needs_neighbor = false;
+  std::size_t consumed_end = 0;  // end of the code and everything read after it
 };
 
 void add_modifier(std::vector<std::string>& mods, std::string m) {
@@ -826,6 +1003,11 @@ std::optional<std::size_t> parse_units(const Scanner& sc, std::size_t p, std::op
       if (sc.word_is(w, "units")) num->second = w + 5;
       else if (sc.word_is(w, "unit")) num->second = w + 4;
     }
+  } else if (sc.word_is(q, "units") || sc.word_is(q, "unit") || sc.word_is(q, "qty")) {
+    // "units: 2", "units 2", "qty 2"
+    std::size_t k = sc.alnum_end(q);
+    if (sc.at(k) == ':' || sc.at(k) == '=') ++k;
+    num = small_number_at(sc, sc.skip_hspace(k, 2));
   } else if (auto n = small_number_at(sc, q)) {
     std::size_t w = sc.skip_hspace(n->second, 1);
     if (sc.word_is(w, "units")) {
@@ -929,6 +1111,14 @@ std::optional<std::size_t> parse_spaced_modifiers(const Scanner& sc, std::size_t
                                                   std::vector<std::string>& mods) {
   std::size_t q = sc.skip_hspace(p);
   if (q == p) return std::nullopt;
+  if (sc.tables()) {
+    if (const TableRow* row = sc.tables()->row_of(q)) {
+      for (const Span& c : row->other_cells) {
+        if (q >= c.begin && q < c.end && c.begin >= p) return std::nullopt;  // another column: not a modifier
+      }
+      if (row->units_cell && q >= row->units_cell->begin && q < row->units_cell->end) return std::nullopt;
+    }
+  }
   auto e = modifier_at(sc, q, true);
   if (!e || quantity_follows(sc, *e)) return std::nullopt;
   add_modifier(mods, std::string(sc.text().substr(q, 2)));
@@ -936,10 +1126,280 @@ std::optional<std::size_t> parse_spaced_modifiers(const Scanner& sc, std::size_t
 }
 
 // ------------------------------------------------------------------------------------------------
+// Tables
+
+enum class Column { other, mod, units, dx };
+
+Column column_kind(std::string_view cell) {
+  std::string c = lower(cell);
+  while (!c.empty() && (c.back() == ':' || c.back() == '.')) c.pop_back();
+  if (contains("mod mods modifier modifiers mod(s) modifier(s) mod1 modifier1", c)) return Column::mod;
+  if (contains("units unit qty quantity units/qty qty/units", c)) return Column::units;
+  for (std::string_view dx : {"dx", "dxs", "diagnosis", "diagnoses", "icd", "icd-10", "icd10", "icd-10-cm", "dx(s)",
+                               "diagnosis(es)", "dx code", "dx codes", "diagnosis code", "diagnosis codes",
+                               "icd-10 code", "icd-10 codes"}) {
+    if (c == dx) return Column::dx;
+  }
+  return Column::other;
+}
+
+// Cells of one line: split on '|', else on tabs, else on runs of two or more spaces.
+std::vector<Span> split_cells(std::string_view t, Span line, char& mode) {
+  std::vector<Span> cells;
+  std::string_view l = t.substr(line.begin, line.end - line.begin);
+  mode = l.find('|') != std::string_view::npos ? '|' : l.find('\t') != std::string_view::npos ? '\t' : ' ';
+  std::size_t i = 0;
+  auto push = [&](std::size_t b, std::size_t e) {
+    while (b < e && (l[b] == ' ' || l[b] == '\t')) ++b;
+    while (e > b && (l[e - 1] == ' ' || l[e - 1] == '\t' || l[e - 1] == '\r')) --e;
+    cells.push_back({line.begin + b, line.begin + e});
+  };
+  if (mode != ' ') {
+    std::size_t b = 0;
+    for (i = 0; i <= l.size(); ++i) {
+      if (i == l.size() || l[i] == mode) {
+        push(b, i);
+        b = i + 1;
+      }
+    }
+    if (mode == '|') {  // "| a | b |": drop the empty edge cells
+      if (!cells.empty() && cells.front().begin == cells.front().end) cells.erase(cells.begin());
+      if (!cells.empty() && cells.back().begin == cells.back().end) cells.pop_back();
+    }
+    return cells;
+  }
+  std::size_t b = 0;
+  while (b < l.size() && l[b] == ' ') ++b;
+  for (i = b; i < l.size();) {
+    if (l[i] == ' ' && i + 1 < l.size() && l[i + 1] == ' ') {
+      push(b, i);
+      while (i < l.size() && l[i] == ' ') ++i;
+      b = i;
+    } else {
+      ++i;
+    }
+  }
+  if (b < l.size()) push(b, l.size());
+  return cells;
+}
+
+TableInfo find_tables(std::string_view t) {
+  TableInfo info;
+  std::vector<Span> lines;
+  for (std::size_t b = 0; b < t.size();) {
+    std::size_t e = t.find('\n', b);
+    if (e == std::string_view::npos) e = t.size();
+    lines.push_back({b, e});
+    b = e + 1;
+  }
+  for (std::size_t li = 0; li < lines.size(); ++li) {
+    char mode = 0;
+    std::vector<Span> header = split_cells(t, lines[li], mode);
+    if (header.size() < 3 || header.size() > 16) continue;
+    std::vector<Column> kinds;
+    bool useful = false;
+    for (const Span& c : header) {
+      if (c.end - c.begin > 24) { useful = false; kinds.clear(); break; }
+      kinds.push_back(column_kind(t.substr(c.begin, c.end - c.begin)));
+      useful = useful || kinds.back() != Column::other;
+    }
+    if (!useful) continue;
+    const std::size_t header_begin = lines[li].begin;
+    std::size_t rows = 0;
+    std::size_t last_row = li;
+    int blanks = 0;
+    for (std::size_t ri = li + 1; ri < lines.size() && rows < 200; ++ri) {
+      std::string_view l = t.substr(lines[ri].begin, lines[ri].end - lines[ri].begin);
+      if (l.find_first_not_of(" \t\r") == std::string_view::npos) {
+        // A blank line ends a plain-text table; HTML-derived rows (tab cells) may be spaced out.
+        if (mode == ' ' || ++blanks > 3) break;
+        continue;
+      }
+      blanks = 0;
+      if (l.find_first_not_of(" \t\r-=|+:") == std::string_view::npos) continue;  // rule line
+      char rmode = 0;
+      std::vector<Span> cells = split_cells(t, lines[ri], rmode);
+      if (cells.size() < 2 || (rmode != mode && mode != ' ')) break;
+      TableRow row;
+      row.line = lines[ri];
+      for (std::size_t ci = 0; ci < cells.size(); ++ci) {
+        std::size_t k = ci;
+        if (mode == ' ') {  // aligned columns: the header column where the cell starts
+          std::size_t col = cells[ci].begin - lines[ri].begin;
+          k = 0;
+          for (std::size_t h = 0; h < header.size(); ++h) {
+            if (header[h].begin - header_begin <= col + 1) k = h;
+          }
+        } else if (rmode != mode || cells.size() != header.size()) {
+          k = SIZE_MAX;
+        }
+        Column kind = k < kinds.size() ? kinds[k] : Column::other;
+        if (kind == Column::mod) row.mod_cell = cells[ci];
+        else if (kind == Column::units) row.units_cell = cells[ci];
+        else if (kind == Column::dx) row.dx_cells.push_back(cells[ci]);
+        else row.other_cells.push_back(cells[ci]);
+      }
+      info.rows.push_back(std::move(row));
+      ++rows;
+      last_row = ri;
+    }
+    li = last_row;
+  }
+  return info;
+}
+
+// The modifiers of a Mod cell ("25", "RT, 59", "LT/XS") when every item is a known modifier.
+std::vector<std::string> cell_modifiers(std::string_view cell) {
+  std::vector<std::string> mods;
+  std::size_t i = 0;
+  while (i < cell.size()) {
+    char c = cell[i];
+    if (c == ' ' || c == ',' || c == '/' || c == '-' || c == ';' || c == '\t') {
+      ++i;
+      continue;
+    }
+    std::size_t e = i;
+    while (e < cell.size() && is_alnum(cell[e])) ++e;
+    std::string tok = upper(cell.substr(i, e - i));
+    if (e == i || !is_known_modifier(tok)) return {};
+    add_modifier(mods, tok);
+    i = e;
+  }
+  return mods;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Unattached modifiers: "modifier 59?", "a 25 modifier", "do we need a 59", "wants GT", "KH/KI/KJ".
+
+constexpr std::string_view kUnattachedVerbs =
+    "need needs needed add adding append appending use using used want wants wanted require requires "
+    "required bill billing billed carry carries report reporting with without";
+
+// Known modifiers that are also everyday abbreviations (physician assistant, physical therapy, ...).
+constexpr std::string_view kCommonAbbreviations = "PA MD PT ST CA ER US CC SA SE TC AM PM PO";
+
+struct ModMention {
+  std::string modifier;
+  std::size_t pos = 0;
+};
+
+void find_modifier_mentions(const Scanner& sc, std::vector<ModMention>& out) {
+  const std::size_t n = sc.size();
+  // A list of modifiers starting at q: "59", "93 or FQ", "KH/KI/KJ", "-25".
+  auto read_list = [&](std::size_t q, bool allow_digits, std::vector<ModMention>& found) {
+    for (int k = 0; k < 6; ++k) {
+      std::size_t d = sc.dash_len(q);
+      auto e = modifier_at(sc, q + d, false);
+      if (!e) break;
+      std::string_view tok = sc.text().substr(q + d, 2);
+      bool digits = all_digits(tok);
+      if (digits && !allow_digits) break;
+      if (!digits && (is_lower(tok[0]) || is_lower(tok[1]))) break;
+      if (quantity_follows(sc, *e)) break;
+      found.push_back({upper(tok), q + d});
+      std::size_t s = sc.skip_hspace(*e);
+      if (sc.at(s) == ',' || sc.at(s) == '/' || sc.at(s) == '&') s = sc.skip_hspace(s + 1);
+      else if (sc.word_is(s, "and")) s = sc.skip_hspace(s + 3);
+      else if (sc.word_is(s, "or")) s = sc.skip_hspace(s + 2);
+      else break;
+      q = s;
+    }
+  };
+  for (std::size_t i = 0; i < n;) {
+    if (!is_alnum(sc.at(i)) || sc.word_before(i)) {
+      ++i;
+      continue;
+    }
+    std::size_t we = sc.alnum_end(i);
+    if (we - i > 9) {  // longer than any cue word
+      i = we;
+      continue;
+    }
+    std::string w = lower(sc.text().substr(i, we - i));
+    static const WordSet kVerbs(kUnattachedVerbs);
+    std::vector<ModMention> found;
+    bool via_keyword = false;
+    if (w == "modifier" || w == "modifiers" || w == "mod" || w == "mods") {
+      via_keyword = true;
+      std::size_t q = we;
+      if (sc.at(q) == '.' || sc.at(q) == ':' || sc.at(q) == 's') ++q;
+      read_list(sc.skip_hspace(q), true, found);
+      if (found.empty()) {  // "a 25 modifier", "the -59 modifier"
+        std::size_t b = sc.skip_hspace_back(i);
+        if (b >= 2 && b < i) {
+          std::size_t tb = sc.alnum_begin(b);
+          std::size_t pre = tb >= 1 && sc.dash_len_before(tb) ? tb - sc.dash_len_before(tb) : tb;
+          auto e = modifier_at(sc, tb, false);
+          if (e && *e == b && (pre == tb || !sc.word_before(pre))) found.push_back({upper(sc.text().substr(tb, 2)), tb});
+        }
+      }
+    } else if (kVerbs.has(w) && !sc.word_at(we)) {
+      std::size_t q = sc.skip_hspace(we);
+      bool article = false;
+      for (std::string_view a : {"a", "an", "the"}) {
+        if (sc.word_is(q, a)) {
+          q = sc.skip_hspace(q + a.size());
+          article = true;
+          break;
+        }
+      }
+      read_list(q, article, found);
+      if (found.empty() && !article) {  // "add 93 or FQ": digits only next to a letter modifier
+        std::vector<ModMention> tmp;
+        read_list(q, true, tmp);
+        bool letter = std::any_of(tmp.begin(), tmp.end(), [](const ModMention& m) { return !all_digits(m.modifier); });
+        if (letter && tmp.size() >= 2) found = std::move(tmp);
+      }
+    } else if (we - i == 2 && is_upper(sc.at(i)) && !is_lower(sc.at(i + 1)) && modifier_at(sc, i, true) &&
+               [&] {  // "is JZ needed", "GA required?"
+                 std::size_t q = sc.skip_hspace(we);
+                 return sc.word_is(q, "needed") || sc.word_is(q, "required") || sc.word_is(q, "necessary");
+               }()) {
+      found.push_back({std::string(sc.text().substr(i, 2)), i});
+    } else if (we - i == 2 && sc.at(we) == '/' && !sc.word_before(i)) {  // "KH/KI/KJ"
+      std::vector<ModMention> tmp;
+      read_list(i, false, tmp);
+      std::size_t slashes = 0;
+      for (std::size_t k = i; k < sc.size() && k < i + 3 * tmp.size(); ++k) slashes += sc.at(k) == '/';
+      if (tmp.size() >= 3 && slashes + 1 >= tmp.size()) found = std::move(tmp);
+    }
+    for (auto& m : found) {
+      // "the PA", "with PT", "using US": everyday abbreviations unless "modifier" names them
+      if (!via_keyword && contains(kCommonAbbreviations, m.modifier)) continue;
+      out.push_back(std::move(m));
+    }
+    i = we;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Units written before the code: "2 units of J3301", "x2 of 96372" is not a form.
+std::optional<int> units_before(const Scanner& sc, std::size_t s) {
+  std::size_t e = sc.skip_hspace_back(s);
+  if (e == s || e < 3) return std::nullopt;
+  std::size_t b = sc.alnum_begin(e);
+  if (lower(sc.text().substr(b, e - b)) != "of") return std::nullopt;
+  e = sc.skip_hspace_back(b);
+  b = sc.alnum_begin(e);
+  std::string w = lower(sc.text().substr(b, e - b));
+  if (w != "units" && w != "unit") return std::nullopt;
+  e = sc.skip_hspace_back(b);
+  if (e == b) return std::nullopt;
+  std::size_t nb = sc.alnum_begin(e);
+  std::string_view num = sc.text().substr(nb, e - nb);
+  if (!all_digits(num) || num.size() > 3 || sc.word_before(nb)) return std::nullopt;
+  if (nb > 0 && (sc.at(nb - 1) == '.' || sc.at(nb - 1) == ',' || sc.at(nb - 1) == '/')) return std::nullopt;
+  int v = 0;
+  for (char c : num) v = v * 10 + (c - '0');
+  return v;
+}
+
+// ------------------------------------------------------------------------------------------------
 // Per-source scan
 
-void scan_source(std::string_view text, std::vector<RawMention>& out) {
-  Scanner sc(text);
+void scan_source(std::string_view text, std::vector<RawMention>& out, std::vector<ModMention>* loose_mods = nullptr) {
+  const TableInfo tables = find_tables(text);
+  Scanner sc(text, &tables);
   std::size_t i = 0;
   const std::size_t n = sc.size();
   std::optional<std::size_t> last_code_end;
@@ -969,6 +1429,8 @@ void scan_source(std::string_view text, std::vector<RawMention>& out) {
     m.code = cand->match.code;
     m.system = cand->match.system;
     m.start = i;
+    m.alternatives = cand->match.alternatives;
+    m.needs_neighbor = cand->match.needs_neighbor;
     std::size_t pos = cand->match.end;
     if (auto r = parse_range(sc, pos, *cand)) {
       m.range_end = r->first;
@@ -1007,9 +1469,65 @@ void scan_source(std::string_view text, std::vector<RawMention>& out) {
       i = word_end;
       continue;
     }
+    if (cand->family->takes_modifiers) {
+      if (!m.units) m.units = units_before(sc, i);
+      if (const TableRow* row = tables.row_of(i)) {
+        // The first procedure code of a table row takes the row's Mod and Units cells.
+        bool first = out.empty() || out.back().start < row->line.begin ||
+                     out.back().system == CodeSystem::icd10cm || out.back().system == CodeSystem::icd10pcs;
+        if (first) {
+          if (row->mod_cell) {
+            for (auto& mod : cell_modifiers(text.substr(row->mod_cell->begin, row->mod_cell->end - row->mod_cell->begin))) {
+              add_modifier(m.modifiers, std::move(mod));
+            }
+          }
+          if (row->units_cell && !m.units) {
+            if (auto u = small_number_at(sc, row->units_cell->begin); u && u->second == row->units_cell->end) {
+              m.units = u->first;
+            }
+          }
+        }
+      }
+      // A HCPCS code that is also, undotted, an ICD-10-CM code keeps that reading as an alternative.
+      if (m.system == CodeSystem::hcpcs && is_ambiguous_hcpcs_icd(m.code)) {
+        m.alternatives.push_back("ICD-10-CM:" + m.code.substr(0, 3) + "." + m.code.substr(3));
+      }
+    }
+    m.consumed_end = pos;
     last_code_end = m.end;
     out.push_back(std::move(m));
     i = std::max(pos, word_end);
+  }
+  // "syncope (R55)": kept only when another code is written within a few lines.
+  // Mentions are in text order: look at the nearest confirmed neighbours on each side.
+  if (std::any_of(out.begin(), out.end(), [](const RawMention& r) { return r.needs_neighbor; })) {
+    std::vector<std::size_t> confirmed;
+    for (const RawMention& r : out) {
+      if (!r.needs_neighbor) confirmed.push_back(r.start);
+    }
+    std::vector<RawMention> kept;
+    kept.reserve(out.size());
+    for (RawMention& r : out) {
+      if (r.needs_neighbor) {
+        auto it = std::lower_bound(confirmed.begin(), confirmed.end(), r.start);
+        bool near = (it != confirmed.end() && *it - r.start <= 400) ||
+                    (it != confirmed.begin() && r.start - *(it - 1) <= 400);
+        if (!near) continue;
+      }
+      kept.push_back(std::move(r));
+    }
+    out = std::move(kept);
+  }
+  if (loose_mods) {
+    std::vector<ModMention> found;
+    find_modifier_mentions(sc, found);
+    for (auto& f : found) {
+      // the last mention starting at or before the modifier: did it read that far?
+      auto it = std::upper_bound(out.begin(), out.end(), f.pos,
+                                 [](std::size_t p, const RawMention& r) { return p < r.start; });
+      bool inside = it != out.begin() && f.pos < std::max((it - 1)->consumed_end, (it - 1)->end);
+      if (!inside) loose_mods->push_back(std::move(f));
+    }
   }
 }
 
@@ -1024,12 +1542,16 @@ std::optional<CodeSystem> code_system_from_string(std::string_view s) {
   return std::nullopt;
 }
 
-std::vector<Code> extract_codes(const std::vector<TextSource>& sources) {
-  std::vector<Code> codes;
+CodeExtraction extract_code_info(const std::vector<TextSource>& sources) {
+  CodeExtraction result;
+  std::vector<Code>& codes = result.codes;
+  std::vector<std::string> loose;
   std::unordered_map<std::string, std::size_t> index;  // "system|code" -> position in codes
   for (const TextSource& src : sources) {
     std::vector<RawMention> raw;
-    scan_source(src.text, raw);
+    std::vector<ModMention> loose_mods;
+    scan_source(src.text, raw, &loose_mods);
+    for (auto& lm : loose_mods) add_modifier(loose, std::move(lm.modifier));
     std::string place = src.where.rfind("attachment", 0) == 0 ? "attachment" : src.where;
     for (RawMention& r : raw) {
       std::string key = std::string(to_string(r.system)) + "|" + r.code;
@@ -1042,6 +1564,7 @@ std::vector<Code> extract_codes(const std::vector<TextSource>& sources) {
       }
       Code& c = codes[it->second];
       for (const auto& mod : r.modifiers) add_modifier(c.modifiers, mod);
+      for (const auto& alt : r.alternatives) add_modifier(c.alternatives, alt);
       if (!c.units && r.units) c.units = r.units;
       if (!c.range_end && r.range_end) c.range_end = r.range_end;
       if (std::find(c.found_in.begin(), c.found_in.end(), place) == c.found_in.end()) {
@@ -1060,10 +1583,27 @@ std::vector<Code> extract_codes(const std::vector<TextSource>& sources) {
       c.mentions.push_back(std::move(mention));
     }
   }
-  return codes;
+  // A code read one way in one place and the other way elsewhere keeps no stale alternative.
+  for (Code& c : codes) {
+    std::erase_if(c.alternatives, [&](const std::string& alt) {
+      return index.count(alt.substr(0, alt.find(':')) + "|" + alt.substr(alt.find(':') + 1)) > 0;
+    });
+  }
+  // Modifiers named without a code, unless the same modifier is tied to a code elsewhere.
+  for (const std::string& m : loose) {
+    bool attached = std::any_of(codes.begin(), codes.end(), [&](const Code& c) {
+      return std::find(c.modifiers.begin(), c.modifiers.end(), m) != c.modifiers.end();
+    });
+    if (!attached) result.unattached_modifiers.push_back(m);
+  }
+  return result;
 }
 
-std::vector<Code> extract_codes(const Message& message) {
+std::vector<Code> extract_codes(const std::vector<TextSource>& sources) {
+  return extract_code_info(sources).codes;
+}
+
+std::vector<TextSource> code_sources(const Message& message) {
   std::vector<TextSource> sources;
   if (message.subject) sources.push_back({"subject", *message.subject});
   sources.push_back({"body", message.body_text});
@@ -1071,7 +1611,11 @@ std::vector<Code> extract_codes(const Message& message) {
     const auto& text = message.attachments[i].text;
     if (text) sources.push_back({"attachment:" + std::to_string(i), *text});
   }
-  return extract_codes(sources);
+  return sources;
 }
+
+std::vector<Code> extract_codes(const Message& message) { return extract_codes(code_sources(message)); }
+
+CodeExtraction extract_code_info(const Message& message) { return extract_code_info(code_sources(message)); }
 
 }  // namespace casedesk::parsers

@@ -30,6 +30,9 @@ struct Code {
   std::optional<int> units;
   std::optional<std::string> range_end; // "99215" for "99202-99215"
   std::vector<std::string> found_in;    // distinct of "subject", "body", "attachment", first-seen order
+  // Other readings of an ambiguous token, "SYSTEM:CODE" ("ICD-10-CM:A01.00" for HCPCS A0100 read
+  // by context); never a second Code entry.
+  std::vector<std::string> alternatives;
   std::vector<CodeMention> mentions;
   // Set by validate_codes (parsers/code_validation.hpp); nullopt/empty when not validated.
   std::optional<std::string> status;  // "billable" | "header" | "invalid" | "terminated" | "deleted" | "format-only"
@@ -41,10 +44,22 @@ struct TextSource {
   std::string_view text;   // must outlive the call
 };
 
+struct CodeExtraction {
+  std::vector<Code> codes;                        // as extract_codes
+  std::vector<std::string> unattached_modifiers;  // modifiers named without any code ("modifier 59?"), first-seen order
+};
+
 // One entry per distinct code, in order of first mention.
 std::vector<Code> extract_codes(const std::vector<TextSource>& sources);
 
-// Subject, body_text and the text of text attachments of a parsed message.
+// Subject, body_text and the text of text and PDF attachments of a parsed message.
 std::vector<Code> extract_codes(const Message& message);
+
+// Codes plus the modifiers written without a code.
+CodeExtraction extract_code_info(const std::vector<TextSource>& sources);
+CodeExtraction extract_code_info(const Message& message);
+
+// The sources extract_codes(const Message&) reads: subject, body, text of attachments.
+std::vector<TextSource> code_sources(const Message& message);
 
 }  // namespace casedesk::parsers

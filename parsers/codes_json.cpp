@@ -34,6 +34,7 @@ nlohmann::json to_json(const std::vector<Code>& codes) {
                                  {"units", optional_json(c.units)},
                                  {"range_end", optional_json(c.range_end)},
                                  {"found_in", c.found_in},
+                                 {"alternatives", c.alternatives},
                                  {"mentions", std::move(mentions)},
                                  {"status", optional_json(c.status)},
                                  {"notes", c.notes}});

@@ -165,8 +165,13 @@ std::string html_to_text(std::string_view html) {
   int skip = 0;
   std::size_t i = 0;
   std::size_t text_start = 0;
+  bool in_row = false;  // inside <tr>: one table row is one line, its cells separated by tabs
   auto emit_text = [&](std::size_t end) {
-    if (skip == 0 && end > text_start) out += decode_html_entities(html.substr(text_start, end - text_start));
+    if (skip == 0 && end > text_start) {
+      std::string t = decode_html_entities(html.substr(text_start, end - text_start));
+      if (in_row) std::replace_if(t.begin(), t.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+      out += t;
+    }
   };
   while (i < html.size()) {
     if (html[i] != '<') {
@@ -249,7 +254,11 @@ std::string html_to_text(std::string_view html) {
       }
       continue;
     }
-    if (skip == 0 && is_block(name)) {
+    if (name == "tr") in_row = !closing;
+    if (name == "table" && closing) in_row = false;
+    if (skip == 0 && in_row && (name == "td" || name == "th")) {
+      if (!closing && !out.empty() && out.back() != '\n') out.push_back('\t');
+    } else if (skip == 0 && is_block(name)) {
       out.push_back('\n');
       if (name == "li" && !closing) out += "- ";
     }

@@ -14,7 +14,7 @@ namespace casedesk::parsers {
 // precedence, automated, body_source, body_text, reply_text, attachments, warnings.
 nlohmann::json to_json(const Message& message);
 
-// [{"code","system","modifiers","units","range_end","found_in","mentions","status","notes"}]
+// [{"code","system","modifiers","units","range_end","found_in","alternatives","mentions","status","notes"}]
 // ("status" null and "notes" [] when the codes were not validated against code sets)
 nlohmann::json to_json(const std::vector<Code>& codes);
 

@@ -23,7 +23,7 @@ struct Attachment {
   std::optional<std::string> filename;  // RFC 2231/2047 decoded, or nullopt
   std::string content_type;             // lower-case "type/subtype"
   std::optional<std::size_t> size;      // decoded byte length; nullopt for message/* parts
-  std::optional<std::string> text;      // UTF-8 text of text/* attachments (and message/rfc822 bodies)
+  std::optional<std::string> text;      // UTF-8 text of text/* and PDF attachments (and message/rfc822 bodies)
 };
 
 struct Message {

@@ -28,6 +28,7 @@
 #include "parsers/date.hpp"
 #include "parsers/html_text.hpp"
 #include "parsers/message.hpp"
+#include "parsers/pdf_text.hpp"
 #include "parsers/reply_text.hpp"
 #include "parsers/rfc2047.hpp"
 
@@ -768,6 +769,11 @@ void walk_attachments(const Tree& tree, std::optional<std::size_t> body, int nes
       if (p.maintype() == "text") {
         std::string charset = find_param(p.ct, "charset").value_or("us-ascii");
         a.text = to_utf8(decoded, charset);
+      } else if (p.content_type == "application/pdf" ||
+                 (fn && fn->size() > 4 && iequals(fn->substr(fn->size() - 4), ".pdf"))) {
+        PdfText pdf = pdf_text(decoded);
+        a.text = std::move(pdf.text);
+        if (pdf.warning) warn.add(*pdf.warning);
       }
     }
     out.push_back(std::move(a));

@@ -137,6 +137,33 @@ ALTER TABLE codes ADD COLUMN status TEXT;
 ALTER TABLE codes ADD COLUMN notes_json TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE cases ADD COLUMN code_notes_json TEXT NOT NULL DEFAULT '[]';
 )sql",
+      // 4: replies about quarantined mail (too_large): an outbox item belongs to a case or to a
+      // quarantine record. SQLite cannot drop NOT NULL in place, so the table is rebuilt.
+      R"sql(
+CREATE TABLE outbox_v4(
+  id INTEGER PRIMARY KEY,
+  case_id INTEGER REFERENCES cases(id),
+  quarantine_id INTEGER REFERENCES quarantine(id),
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL CHECK(state IN ('pending','sent','failed')),
+  message_id TEXT,
+  to_addr TEXT,
+  raw BLOB,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  sent_at INTEGER,
+  CHECK(case_id IS NOT NULL OR quarantine_id IS NOT NULL));
+INSERT INTO outbox_v4(id, case_id, kind, state, message_id, to_addr, raw, attempts, next_attempt_at, last_error,
+                      created_at, sent_at)
+  SELECT id, case_id, kind, state, message_id, to_addr, raw, attempts, next_attempt_at, last_error, created_at, sent_at
+  FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v4 RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_to_created ON outbox(to_addr, created_at);
+)sql",
   };
   return all;
 }
@@ -356,9 +383,10 @@ struct Store::Impl {
   std::vector<OutboxItem> outbox_rows(const std::string& where, const std::function<void(SQLite::Statement&)>& bind) {
     std::vector<OutboxItem> out;
     SQLite::Statement q(db,
-                        "SELECT o.id, o.case_id, c.ref, o.kind, o.state, o.message_id, o.to_addr, o.raw, o.attempts, "
+                        "SELECT o.id, o.case_id, coalesce(c.ref, 'quarantine ' || o.quarantine_id), o.kind, o.state, "
+                        "o.message_id, o.to_addr, o.raw, o.attempts, "
                         "o.next_attempt_at, o.last_error, o.created_at, o.sent_at "
-                        "FROM outbox o JOIN cases c ON c.id = o.case_id WHERE " +
+                        ", o.quarantine_id FROM outbox o LEFT JOIN cases c ON c.id = o.case_id WHERE " +
                             where);
     bind(q);
     while (q.executeStep()) {
@@ -377,6 +405,7 @@ struct Store::Impl {
       it.last_error = col_opt_str(q.getColumn(10));
       it.created_at = q.getColumn(11).getInt64();
       it.sent_at = col_opt_i64(q.getColumn(12));
+      it.quarantine_id = col_opt_i64(q.getColumn(13));
       out.push_back(std::move(it));
     }
     return out;
@@ -627,7 +656,7 @@ void Store::mark_moved(const MailSource& s, std::int64_t now) try {
 }
 
 std::int64_t Store::quarantine(const std::optional<MailSource>& source, std::string_view raw, std::string_view reason,
-                               std::int64_t now) try {
+                               std::int64_t now, const std::optional<QuarantineReply>& reply) try {
   auto& db = impl_->db;
   SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
   SQLite::Statement q(db, "INSERT INTO quarantine(at, mailbox, uidvalidity, uid, reason, raw) VALUES(?,?,?,?,?,?)");
@@ -648,6 +677,17 @@ std::int64_t Store::quarantine(const std::optional<MailSource>& source, std::str
   impl_->add_event(std::nullopt, now, "intake", "quarantined", std::nullopt, std::nullopt,
                    "quarantine " + std::to_string(id) + ": " + std::string(reason));
   if (source) impl_->record_uid(*source, "quarantined", std::nullopt, id, now);
+  if (reply) {
+    SQLite::Statement r(db,
+                        "INSERT INTO outbox(quarantine_id, kind, state, to_addr, next_attempt_at, created_at) "
+                        "VALUES(?, ?, 'pending', ?, ?, ?)");
+    r.bind(1, id);
+    r.bind(2, reply->kind);
+    r.bind(3, reply->to_addr);
+    r.bind(4, now);
+    r.bind(5, now);
+    r.exec();
+  }
   tx.commit();
   return id;
 } catch (const SQLite::Exception& e) {
@@ -825,6 +865,14 @@ std::vector<OutboxItem> Store::due_outbox(std::int64_t now, int limit) const try
   throw StoreError(std::string("due_outbox failed: ") + e.what());
 }
 
+std::optional<std::int64_t> Store::next_outbox_attempt_at() const try {
+  SQLite::Statement q(impl_->db, "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'");
+  q.executeStep();
+  return col_opt_i64(q.getColumn(0));
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("next_outbox_attempt_at failed: ") + e.what());
+}
+
 void Store::set_outbox_content(std::int64_t id, std::string_view message_id, std::string_view to_addr,
                                std::string_view raw) try {
   SQLite::Statement q(impl_->db,
@@ -847,13 +895,13 @@ void Store::mark_outbox_sent(std::int64_t id, std::int64_t now, std::string_view
   q.bind(1, now);
   q.bind(2, id);
   if (!q.executeStep()) throw StoreError("outbox item " + std::to_string(id) + " is not pending");
-  std::int64_t case_id = q.getColumn(0).getInt64();
+  const auto case_id = col_opt_i64(q.getColumn(0));
   std::string kind = q.getColumn(1).getString();
   q.reset();
-  if (kind == "ack") {
+  if (kind == "ack" && case_id) {
     SQLite::Statement u(db, "UPDATE cases SET ack_state = 'sent', updated_at = ? WHERE id = ?");
     u.bind(1, now);
-    u.bind(2, case_id);
+    u.bind(2, *case_id);
     u.exec();
   }
   impl_->add_event(case_id, now, "outbox", kind + "_sent", std::nullopt, std::nullopt, std::string(server_reply));
@@ -874,14 +922,14 @@ void Store::mark_outbox_attempt_failed(std::int64_t id, std::int64_t now, std::s
   q.bind(3, next_attempt_at);
   q.bind(4, id);
   if (!q.executeStep()) throw StoreError("outbox item " + std::to_string(id) + " is not pending");
-  std::int64_t case_id = q.getColumn(0).getInt64();
+  const auto case_id = col_opt_i64(q.getColumn(0));
   std::string kind = q.getColumn(1).getString();
   q.reset();
-  if (permanent && kind == "ack") {
+  if (permanent && kind == "ack" && case_id) {
     SQLite::Statement u(db, "UPDATE cases SET ack_state = 'failed', ack_reason = ?, updated_at = ? WHERE id = ?");
     u.bind(1, std::string(error));
     u.bind(2, now);
-    u.bind(3, case_id);
+    u.bind(3, *case_id);
     u.exec();
   }
   impl_->add_event(case_id, now, "outbox", kind + (permanent ? "_failed" : "_deferred"), std::nullopt, std::nullopt,
@@ -904,23 +952,28 @@ void Store::mark_outbox_bounced(std::int64_t id, std::int64_t now, std::string_v
                                 const std::optional<MailSource>& bounce_source) try {
   auto& db = impl_->db;
   SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement q(db, "UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ? RETURNING case_id, kind");
+  SQLite::Statement q(db,
+                      "UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ? "
+                      "RETURNING case_id, kind, quarantine_id");
   const std::string why = "bounced: " + std::string(reason);
   q.bind(1, why);
   q.bind(2, id);
   if (!q.executeStep()) throw StoreError("no outbox item " + std::to_string(id));
-  const std::int64_t case_id = q.getColumn(0).getInt64();
+  const auto case_id = col_opt_i64(q.getColumn(0));
   const std::string kind = q.getColumn(1).getString();
+  const auto quarantine_id = col_opt_i64(q.getColumn(2));
   q.reset();
-  if (kind == "ack") {
+  if (kind == "ack" && case_id) {
     SQLite::Statement u(db, "UPDATE cases SET ack_state = 'failed', ack_reason = ?, updated_at = ? WHERE id = ?");
     u.bind(1, why);
     u.bind(2, now);
-    u.bind(3, case_id);
+    u.bind(3, *case_id);
     u.exec();
   }
   impl_->add_event(case_id, now, "intake", kind + "_bounced", std::nullopt, std::nullopt, why);
-  if (bounce_source) impl_->record_uid(*bounce_source, "case", case_id, std::nullopt, now);
+  if (bounce_source)
+    impl_->record_uid(*bounce_source, case_id ? "case" : "quarantined", case_id, case_id ? std::nullopt : quarantine_id,
+                      now);
   tx.commit();
 } catch (const SQLite::Exception& e) {
   throw StoreError(std::string("mark_outbox_bounced failed: ") + e.what());

@@ -109,8 +109,9 @@ struct Event {
 
 struct OutboxItem {
   std::int64_t id = 0;
-  std::int64_t case_id = 0;
-  std::string case_ref;
+  std::int64_t case_id = 0;                  // 0 for a reply about quarantined mail
+  std::optional<std::int64_t> quarantine_id;  // set for a reply about quarantined mail
+  std::string case_ref;                      // "CD-000123", or "quarantine N"
   std::string kind;  // "ack"
   OutboxState state = OutboxState::pending;
   std::optional<std::string> message_id;  // fixed once composed: every attempt sends the same one
@@ -183,9 +184,15 @@ class Store {
   std::optional<UidRecord> uid_record(const MailSource& source) const;
   void mark_moved(const MailSource& source, std::int64_t now);
 
-  // Keeps a mail that could not become a case, with the reason; records its UID. Returns its id.
+  // Keeps a mail that could not become a case, with the reason; records its UID and, when
+  // `reply` is set, queues that reply (e.g. "too_large") in the same transaction. Returns its id.
+  struct QuarantineReply {
+    std::string kind;
+    std::string to_addr;
+  };
   std::int64_t quarantine(const std::optional<MailSource>& source, std::string_view raw,
-                          std::string_view reason, std::int64_t now);
+                          std::string_view reason, std::int64_t now,
+                          const std::optional<QuarantineReply>& reply = std::nullopt);
   std::vector<QuarantineRecord> list_quarantine() const;
   // The stored raw bytes of a quarantined mail; nullopt for an unknown id.
   std::optional<std::string> quarantined_raw(std::int64_t id) const;
@@ -227,6 +234,8 @@ class Store {
 
   // Outbox.
   std::vector<OutboxItem> due_outbox(std::int64_t now, int limit = 100) const;
+  // When the earliest pending outbox item is due (Unix seconds), if any.
+  std::optional<std::int64_t> next_outbox_attempt_at() const;
   // Fixes the composed bytes and Message-ID of an item before its first attempt.
   void set_outbox_content(std::int64_t id, std::string_view message_id, std::string_view to_addr,
                           std::string_view raw);

@@ -4,7 +4,7 @@ casedesk_packages=(
   build-essential cmake pkg-config ca-certificates openssl
   libmimetic-dev libcurl4-openssl-dev libssl-dev libboost-dev libsqlite3-dev libsqlitecpp-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev nlohmann-json3-dev libtomlplusplus-dev
-  libcli11-dev libkainjow-mustache-dev libbenchmark-dev libgmime-3.0-dev
+  libcli11-dev libkainjow-mustache-dev libbenchmark-dev libgmime-3.0-dev libpoppler-cpp-dev
   dovecot-imapd dovecot-core python3 python3-aiosmtpd
 )
 

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from aiosmtpd.controller import Controller
 
@@ -32,6 +33,7 @@ class Sink:
         return '250 OK'
 
     async def handle_DATA(self, server, session, envelope):
+        arrived_at = time.time()  # bench/latency_bench.py: when the message was accepted
         with self.lock:
             self.count += 1
             base = os.path.join(self.directory, '%04d' % self.count)
@@ -41,7 +43,7 @@ class Sink:
         with open(base + '.eml.tmp', 'wb') as f:
             f.write(data)
         with open(base + '.json', 'w') as f:
-            json.dump({'mail_from': envelope.mail_from, 'rcpt_tos': envelope.rcpt_tos}, f)
+            json.dump({'mail_from': envelope.mail_from, 'rcpt_tos': envelope.rcpt_tos, 'arrived_at': arrived_at}, f)
         os.rename(base + '.eml.tmp', base + '.eml')
         return '250 2.0.0 OK queued'
 

@@ -131,6 +131,14 @@ class LimitsTest(unittest.TestCase):
         self.assertTrue(rec['reason'].startswith('too_large'))
         self.assertIsNone(rec['case_ref'])
         self.assertGreater(rec['size'], 0)  # the header was kept
+        # The sender hears why, threaded to the mail, once.
+        [reply] = sink_messages('big-%s@clinic.example' % t)
+        self.assertEqual(reply['Subject'], 'Re: Huge scan')
+        self.assertEqual(reply['Auto-Submitted'], 'auto-replied')
+        self.assertIsNotNone(reply['In-Reply-To'])
+        self.assertIn('2 KB', reply.get_body(('plain',)).get_content())
+        self.assertEqual(desk.serve_once().returncode, 0)
+        self.assertEqual(len(sink_messages('big-%s@clinic.example' % t)), 1)
 
     def test_quarantine_retry_turns_stored_mail_into_a_case(self):
         desk = self.desk('intake15@example.test', extra='[limits]\nmax_message_size = "1KB"\n')

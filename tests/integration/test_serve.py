@@ -48,7 +48,9 @@ class ServeTest(unittest.TestCase):
             sender = 'idle-%s-%d@clinic.example' % (token(), i)
             raw, _ = make_mail(sender, 'IDLE %d: 99213-25 and 20610?' % i, 'Same-day injection.\n')
             seed(desk.user, raw)
-            self.assertTrue(wait_until(lambda: len(sink_messages(sender)) == 1, timeout=20), 'no ack via IDLE')
+            if not wait_until(lambda: len(sink_messages(sender)) == 1, timeout=20):
+                proc.kill()
+                self.fail('no ack via IDLE; daemon log:\n' + proc.communicate(timeout=10)[1][-4000:])
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=15)
         self.assertEqual(proc.returncode, 0, err)
