@@ -1,7 +1,6 @@
 #include "queue/code_set_store.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -11,9 +10,13 @@
 #include <sstream>
 
 #include "parsers/code_validation.hpp"
+#include "queue/sqlite_util.hpp"
 
 namespace casedesk::queue {
 namespace {
+
+using detail::bind_opt;
+using detail::sha256_hex;
 
 using parsers::CodeSystem;
 
@@ -63,20 +66,6 @@ CREATE INDEX codeset_aoc_import ON codeset_aoc(import_id);
 constexpr const char* kModifierSystem = "HCPCS-MODIFIER";
 
 std::string system_key(CodeSystem s) { return std::string(parsers::to_string(s)); }
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr) != 1)
-    throw StoreError("sha256 failed");
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
-}
 
 std::optional<CodeSetKind> kind_from_string(std::string_view s) {
   for (auto k : {CodeSetKind::icd10cm, CodeSetKind::icd10pcs, CodeSetKind::hcpcs, CodeSetKind::aoc})
@@ -623,10 +612,6 @@ ImportResult CodeSetStore::import_file(const std::filesystem::path& file, std::i
       q.exec();
       result.record.id = db.getLastInsertRowid();
     }
-    auto bind_opt = [](SQLite::Statement& q, int i, const std::optional<std::string>& v) {
-      if (v) q.bind(i, *v);
-      else q.bind(i);
-    };
     std::size_t done = 0;
     auto tick = [&] {
       if (progress && (++done % 2000 == 0 || done == total)) progress(file, *kind, done, total);

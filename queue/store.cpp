@@ -1,7 +1,6 @@
 #include "queue/store.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,9 +11,15 @@
 
 #include "parsers/case_ref.hpp"
 #include "parsers/json.hpp"
+#include "queue/sqlite_util.hpp"
 
 namespace casedesk::queue {
 namespace {
+
+using detail::bind_opt;
+using detail::col_opt_i64;
+using detail::col_opt_str;
+using detail::sha256_hex;
 
 using nlohmann::json;
 
@@ -168,41 +173,10 @@ CREATE INDEX outbox_to_created ON outbox(to_addr, created_at);
   return all;
 }
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr) != 1)
-    throw StoreError("sha256 failed");
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
-}
-
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-template <class T>
-void bind_opt(SQLite::Statement& q, int index, const std::optional<T>& v) {
-  if (v)
-    q.bind(index, *v);
-  else
-    q.bind(index);
-}
-
-std::optional<std::string> col_opt_str(const SQLite::Column& c) {
-  if (c.isNull()) return std::nullopt;
-  return c.getString();
-}
-std::optional<std::int64_t> col_opt_i64(const SQLite::Column& c) {
-  if (c.isNull()) return std::nullopt;
-  return c.getInt64();
 }
 
 // A blob bound from a null pointer is SQL NULL (sqlite3_bind_blob), which an empty
