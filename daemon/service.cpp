@@ -132,6 +132,24 @@ struct Service::Worker {
     if (n) store.add_counter("oauth2_failures", n, unix_now());
   }
 
+  // An outage is logged once when it starts (error) and once when it ends (info), and counted;
+  // the failed passes in between log at debug level only.
+  void note_availability(const char* what, bool& down, bool unusable, const std::string& detail) {
+    const auto& ep = std::string(what) == "IMAP" ? config.imap.endpoint : config.smtp.endpoint;
+    if (unusable && !down) {
+      spdlog::error("{} server {}:{} unusable: {}", what, ep.host, ep.port, detail);
+      store.add_counter(std::string(what) == "IMAP" ? "imap_outages" : "smtp_outages", 1, unix_now());
+    } else if (unusable) {
+      spdlog::debug("{} server {}:{} still unusable: {}", what, ep.host, ep.port, detail);
+    } else if (down) {
+      spdlog::info("{} server {}:{} is back", what, ep.host, ep.port);
+    }
+    down = unusable;
+  }
+  bool imap_down = false;
+  bool smtp_down = false;
+  std::string last_imap_error;
+
   // One unit of work: a full pass. The only catch point for mail-server failures of a pass.
   PassOutcome pass() {
     PassOutcome outcome;
@@ -158,17 +176,16 @@ struct Service::Worker {
         return outcome;
       }
       outcome.imap_unreachable = true;
-      spdlog::error("intake: IMAP server {}:{} unusable: {}", config.imap.endpoint.host, config.imap.endpoint.port,
-                    e.what());
+      last_imap_error = e.what();
     }
+    note_availability("IMAP", imap_down, outcome.imap_unreachable, last_imap_error);
     OutboxStats o = run_outbox_pass(smtp, store, renderer, outbox_options);
     count(o);
     if (o.due > 0)
       spdlog::info("outbox pass: {} due, {} sent, {} deferred, {} failed", o.due, o.sent, o.deferred, o.failed);
     outcome.smtp_unreachable = o.unreachable;
     outcome.next_outbox_attempt = store.next_outbox_attempt_at();
-    if (o.unreachable)
-      spdlog::error("outbox: SMTP server {}:{} unusable", config.smtp.endpoint.host, config.smtp.endpoint.port);
+    note_availability("SMTP", smtp_down, o.unreachable, "replies stay queued and are retried");
     count_oauth2_failures();
     return outcome;
   }

@@ -81,6 +81,7 @@ timeout = "5s"
         self.assertTrue(wait_until(lambda: len(self.acks(second)) == 1, timeout=40), 'no ack after the restart')
         err = self.stop_daemon(proc)
         self.assertEqual(err.count('IDLE unavailable'), 1, err[-3000:])  # logged once per outage
+        self.assertLessEqual(err.count('IMAP server'), 2, err[-3000:])  # "unusable" once, "is back" once
         self.assertEqual(len(self.acks(first)), 1)
 
     def test_smtp_sink_down_then_back_drains_the_outbox(self):
