@@ -127,7 +127,7 @@ constexpr std::string_view kModifiers =
     "X2 X3 X4 X5 XE XP XS XU ZA ZB ZC";
 
 // HCPCS Level II codes (CMS Jan 2026 file) that are also, undotted, an ICD-10-CM FY2026 code or
-// category/subcategory (676 of 8,623; generated from ../shared/codesets, sorted).
+// category/subcategory (676 of 8,623; generated once from the CMS HCPCS and CDC ICD-10-CM 2026 files, sorted).
 constexpr std::string_view kAmbiguousHcpcsIcd =
     "A0100 A0225 A4281 A4282 A5051 A5052 A5053 A5054 A5055 A5056 A5057 A5131 A5200 A6000 B4081 C7900 "
     "C7901 C7902 C9021 C9022 C9030 C9031 C9032 C9101 C9132 C9140 C9141 C9142 C9150 C9151 C9152 C9160 "

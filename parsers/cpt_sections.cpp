@@ -1,6 +1,6 @@
 // CPT section ranges. GENERATED ONCE from shared/codesets/cpt/cpt_section_ranges.csv (numeric ranges
 // and generic labels written for this project; no AMA descriptors). Maintained here from now on:
-// the product never reads ../shared. Ranges change yearly at the edges; "verified" false marks
+// the product never reads the source data at build or run time. Ranges change yearly at the edges; "verified" false marks
 // boundaries compiled from the CPT book layout, not checked against the current AMA manual.
 
 #include "parsers/cpt_sections.hpp"
