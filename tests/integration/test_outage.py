@@ -98,15 +98,21 @@ timeout = "5s"
             return r.returncode == 0 and '"ack_state": "pending"' in r.stdout
         self.assertTrue(wait_until(case_pending, timeout=20))
         # The sink comes back; the deferred ack is retried (first retry after 60 s at the latest).
-        subprocess.Popen(['/usr/bin/python3', os.path.join(SOURCE, 'scripts', 'lib', 'smtp_sink.py'),
-                          os.path.join(self.ms, 'sink'), str(self.ports[2])],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def sink_pid_file():
-            return os.path.exists(os.path.join(self.ms, 'sink', 'sink.pid'))
-        self.assertTrue(wait_until(sink_pid_file, timeout=10))
+        sink = subprocess.Popen(['/usr/bin/python3', os.path.join(SOURCE, 'scripts', 'lib', 'smtp_sink.py'),
+                                 os.path.join(self.ms, 'sink'), str(self.ports[2])],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: sink.poll() is None and (sink.terminate(), sink.wait(timeout=10)))
         with open(os.path.join(self.ms, 'sink-launcher.pid'), 'w') as f:
-            f.write(open(os.path.join(self.ms, 'sink', 'sink.pid')).read())
+            f.write(str(sink.pid))  # so `mailservers stop` stops this one too
+
+        def sink_listening():
+            import socket
+            try:
+                socket.create_connection(('127.0.0.1', self.ports[2]), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        self.assertTrue(wait_until(sink_listening, timeout=10))
         self.assertTrue(wait_until(lambda: len(self.acks(sender)) == 1, timeout=90), 'outbox did not drain')
         self.stop_daemon(proc)
 
