@@ -734,15 +734,8 @@ std::optional<std::string> nested_message_text(const Part& p, int nest, Warnings
 
 void walk_attachments(const Tree& tree, std::optional<std::size_t> body, int nest,
                       std::vector<Attachment>& out, Warnings& warn) {
-  std::vector<std::size_t> stack{0};
-  while (!stack.empty()) {
-    std::size_t idx = stack.back();
-    stack.pop_back();
+  for (std::size_t idx : leaves(tree)) {
     const Part& p = tree.parts[idx];
-    if (p.is_multipart_type()) {
-      for (auto it = p.children.rbegin(); it != p.children.rend(); ++it) stack.push_back(*it);
-      continue;
-    }
     if (body && *body == idx) continue;
     auto fn = p.filename();
     if (p.content_type == "message/rfc822") {

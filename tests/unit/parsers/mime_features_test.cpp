@@ -9,6 +9,7 @@
 
 #include "parsers/charset.hpp"
 #include "parsers/message.hpp"
+#include "parser_test_support.hpp"
 
 using casedesk::parsers::BodySource;
 using casedesk::parsers::Message;
@@ -16,20 +17,9 @@ using casedesk::parsers::parse_message;
 
 namespace {
 
-std::string read_fixture(const std::string& name) {
-  std::ifstream in(std::string(CASEDESK_FIXTURES "/mail/parsers/") + name, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  EXPECT_FALSE(ss.str().empty()) << name;
-  return ss.str();
-}
-
-bool has_warning(const Message& m, const std::string& needle) {
-  return std::any_of(m.warnings.begin(), m.warnings.end(),
-                     [&](const std::string& w) { return w.find(needle) != std::string::npos; });
-}
-
-std::string squash(const std::string& s) { return casedesk::parsers::collapse_whitespace(s); }
+using casedesk::parsers::testing::has_warning;
+using casedesk::parsers::testing::squash;
+const auto& read_fixture = casedesk::parsers::testing::fixture;
 
 }  // namespace
 

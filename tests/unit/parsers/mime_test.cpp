@@ -8,6 +8,7 @@
 #include "parsers/charset.hpp"
 #include "parsers/json.hpp"
 #include "parsers/message.hpp"
+#include "parser_test_support.hpp"
 
 using casedesk::parsers::BodySource;
 using casedesk::parsers::Message;
@@ -15,20 +16,9 @@ using casedesk::parsers::parse_message;
 
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(CASEDESK_FIXTURES "/mail/parsers/") + name, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  EXPECT_FALSE(ss.str().empty()) << name;
-  return ss.str();
-}
-
-bool has_warning(const Message& m, const std::string& needle) {
-  return std::any_of(m.warnings.begin(), m.warnings.end(),
-                     [&](const std::string& w) { return w.find(needle) != std::string::npos; });
-}
-
-std::string squash(const std::string& s) { return casedesk::parsers::collapse_whitespace(s); }
+using casedesk::parsers::testing::has_warning;
+using casedesk::parsers::testing::squash;
+using casedesk::parsers::testing::fixture;
 
 }  // namespace
 
