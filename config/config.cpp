@@ -134,6 +134,33 @@ bool is_loopback_host(std::string_view host) {
   return false;
 }
 
+std::optional<ListenAddress> parse_listen_address(std::string_view text) {
+  std::string_view host;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+    host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+    if (!parse_ipv6(host)) return std::nullopt;
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return std::nullopt;  // IPv6 needs brackets
+    if (host != "localhost" && !parse_ipv4(host)) return std::nullopt;
+  }
+  if (host.empty() || port_text.empty() || port_text.size() > 5) return std::nullopt;
+  int port = 0;
+  for (char c : port_text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    port = port * 10 + (c - '0');
+  }
+  if (port > 65535) return std::nullopt;
+  return ListenAddress{std::string(text), std::string(host), port};
+}
+
 // ---------------------------------------------------------------------------------------------
 // URL and address parsing (errors are messages without the key prefix)
 
@@ -366,8 +393,8 @@ struct Field {
   int line = 0;
 };
 
-enum class Kind { boolean, integer, string };
-using Value = std::variant<bool, std::int64_t, std::string>;
+enum class Kind { boolean, integer, string, table };
+using Value = std::variant<bool, std::int64_t, std::string, const toml::table*>;
 using Apply = void (*)(Loader&, const Field&, const Value&);
 
 struct KeySpec {
@@ -412,6 +439,56 @@ void set_duration(Loader& l, const Field& f, const Value& v, Duration& out) {
     l.issue(f.line, f.key + ": must be greater than zero");
   } else {
     out = *d;
+  }
+}
+
+// A duration where "0" means "never" (keep forever, no limit).
+void set_duration_or_zero(Loader& l, const Field& f, const Value& v, Duration& out) {
+  if (str(v) == "0") {
+    out = Duration::zero();
+    return;
+  }
+  set_duration(l, f, v, out);
+}
+
+void set_listen(Loader& l, const Field& f, const Value& v, ListenAddress& out) {
+  if (auto a = parse_listen_address(str(v))) {
+    out = *a;
+  } else {
+    l.issue(f.line, f.key + ": invalid listen address \"" + str(v) +
+                        "\" (expected host:port, e.g. 127.0.0.1:8080 or [::1]:8080)");
+  }
+}
+
+void set_int_range(Loader& l, const Field& f, const Value& v, int& out, std::int64_t lo, std::int64_t hi) {
+  const auto n = std::get<std::int64_t>(v);
+  if (n < lo || n > hi) {
+    l.issue(f.line, f.key + ": must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+  } else {
+    out = static_cast<int>(n);
+  }
+}
+
+// [review] sla = { low = "72h", normal = "48h", high = "24h", urgent = "4h" } (any subset).
+void set_sla(Loader& l, const Field& f, const Value& v) {
+  const toml::table& table = *std::get<const toml::table*>(v);
+  for (auto&& [key, node] : table) {
+    int line = static_cast<int>(key.source().begin.line);
+    if (line <= 0) line = f.line;
+    const std::string name(key.str());
+    Duration* target = name == "low"      ? &l.cfg.review.sla_low
+                       : name == "normal" ? &l.cfg.review.sla_normal
+                       : name == "high"   ? &l.cfg.review.sla_high
+                       : name == "urgent" ? &l.cfg.review.sla_urgent
+                                          : nullptr;
+    const Field sub{f.key + "." + name, line};
+    if (!target) {
+      l.issue(line, "unknown key " + sub.key + " (expected low, normal, high, urgent)");
+    } else if (const auto* text = node.as_string()) {
+      set_duration(l, sub, Value(text->get()), *target);
+    } else {
+      l.issue(line, sub.key + ": expected a string");
+    }
   }
 }
 
@@ -759,6 +836,69 @@ const std::vector<TableSpec>& schema() {
             }},
        },
        nullptr},
+      {"review",
+       {
+           {"claim_lease", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) { set_duration(l, f, v, l.cfg.review.claim_lease); }},
+           {"auto_close", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) { set_duration_or_zero(l, f, v, l.cfg.review.auto_close); }},
+           {"sla", Kind::table, false, [](Loader& l, const Field& f, const Value& v) { set_sla(l, f, v); }},
+       },
+       nullptr},
+      {"submitters",
+       {
+           {"unknown", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) {
+              if (str(v) == "reject") {
+                l.cfg.submitters.reject_unknown = true;
+              } else if (str(v) == "accept_as_guest") {
+                l.cfg.submitters.reject_unknown = false;
+              } else {
+                l.issue(f.line, f.key + ": \"" + str(v) + "\" must be \"accept_as_guest\" or \"reject\"");
+              }
+            }},
+           {"guest_quota", Kind::integer, false,
+            [](Loader& l, const Field& f, const Value& v) {
+              set_int_range(l, f, v, l.cfg.submitters.guest_quota, 0, 1000000);
+            }},
+       },
+       nullptr},
+      {"notify",
+       {
+           {"consultants", Kind::boolean, false,
+            [](Loader& l, const Field&, const Value& v) { l.cfg.notify.consultants = boolean(v); }},
+           {"digest_every", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) { set_duration(l, f, v, l.cfg.notify.digest_every); }},
+       },
+       nullptr},
+      {"web",
+       {
+           {"enabled", Kind::boolean, false,
+            [](Loader& l, const Field&, const Value& v) { l.cfg.web.enabled = boolean(v); }},
+           {"listen", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) { set_listen(l, f, v, l.cfg.web.listen); }},
+           {"session_timeout", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) { set_duration(l, f, v, l.cfg.web.session_timeout); }},
+       },
+       nullptr},
+      {"metrics",
+       {
+           {"enabled", Kind::boolean, false,
+            [](Loader& l, const Field&, const Value& v) { l.cfg.metrics.enabled = boolean(v); }},
+           {"listen", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) { set_listen(l, f, v, l.cfg.metrics.listen); }},
+       },
+       nullptr},
+      {"retention",
+       {
+           {"raw_mail", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) { set_duration_or_zero(l, f, v, l.cfg.retention.raw_mail); }},
+           {"closed_cases", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) {
+              set_duration_or_zero(l, f, v, l.cfg.retention.closed_cases);
+            }},
+       },
+       nullptr},
       {"desk",
        {
            {"name", Kind::string, false,
@@ -800,6 +940,7 @@ std::string_view kind_name(Kind kind) {
     case Kind::boolean: return "a boolean";
     case Kind::integer: return "an integer";
     case Kind::string: return "a string";
+    case Kind::table: return "a table";
   }
   return "a value";
 }
@@ -814,6 +955,9 @@ std::optional<Value> typed_value(const toml::node& node, Kind kind) {
       break;
     case Kind::string:
       if (const auto* s = node.as_string()) return Value(s->get());
+      break;
+    case Kind::table:
+      if (const auto* t = node.as_table()) return Value(t);
       break;
   }
   return std::nullopt;

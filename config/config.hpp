@@ -92,6 +92,50 @@ struct OutboxConfig {
   Duration retry_for = std::chrono::hours(48);  // temporary SMTP failures are retried this long
 };
 
+// The consultants' review workflow.
+struct ReviewConfig {
+  Duration claim_lease = std::chrono::hours(4);      // a claim lapses back to `new` after this
+  Duration auto_close = std::chrono::hours(24 * 14);  // `answered` without a follow-up -> `closed`
+  // Time to answer by priority: due_at = received + sla[priority].
+  Duration sla_low = std::chrono::hours(72);
+  Duration sla_normal = std::chrono::hours(48);
+  Duration sla_high = std::chrono::hours(24);
+  Duration sla_urgent = std::chrono::hours(4);
+};
+
+struct SubmittersConfig {
+  bool reject_unknown = false;  // unknown = "reject" (true) | "accept_as_guest" (false)
+  int guest_quota = 0;          // cases per calendar month (UTC) for guests; 0 = unlimited
+};
+
+struct NotifyConfig {
+  bool consultants = false;                    // mail consultants a digest of new and overdue cases
+  Duration digest_every = std::chrono::hours(1);
+};
+
+// A host:port to listen on (loopback by default).
+struct ListenAddress {
+  std::string text;  // as written
+  std::string host;  // without brackets for IPv6
+  int port = 0;      // 0 = any free port
+};
+
+struct WebConfig {
+  bool enabled = true;
+  ListenAddress listen{"127.0.0.1:8080", "127.0.0.1", 8080};
+  Duration session_timeout = std::chrono::hours(12);  // idle web sessions end after this
+};
+
+struct MetricsConfig {
+  bool enabled = true;
+  ListenAddress listen{"127.0.0.1:9464", "127.0.0.1", 9464};
+};
+
+struct RetentionConfig {
+  Duration raw_mail = std::chrono::hours(24 * 365);  // raw bytes of older messages are removed; 0 = keep
+  Duration closed_cases = Duration::zero();          // closed cases older than this are removed; 0 = keep
+};
+
 struct Config {
   std::filesystem::path source;  // the file it was read from
   ImapConfig imap;
@@ -102,6 +146,12 @@ struct Config {
   LimitsConfig limits;
   IntakeConfig intake;
   OutboxConfig outbox;
+  ReviewConfig review;
+  SubmittersConfig submitters;
+  NotifyConfig notify;
+  WebConfig web;
+  MetricsConfig metrics;
+  RetentionConfig retention;
 };
 
 // One problem found in a config file. line is 1-based; 0 when no line applies.
@@ -144,6 +194,9 @@ std::optional<Duration> parse_duration(std::string_view text);
 // and uppercase; a non-negative integer and at most one unit, no spaces. Empty optional on any
 // other form or on overflow.
 std::optional<std::uint64_t> parse_size(std::string_view text);
+
+// "127.0.0.1:8080", "[::1]:8080", "localhost:0" -> ListenAddress. Empty optional on any other form.
+std::optional<ListenAddress> parse_listen_address(std::string_view text);
 
 // true for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback_host(std::string_view host);

@@ -12,6 +12,7 @@
 #include "parsers/case_ref.hpp"
 #include "parsers/json.hpp"
 #include "queue/sqlite_util.hpp"
+#include "queue/store_impl.hpp"
 
 namespace casedesk::queue {
 namespace {
@@ -20,6 +21,11 @@ using detail::bind_opt;
 using detail::col_opt_i64;
 using detail::col_opt_str;
 using detail::sha256_hex;
+using detail::bind_blob;
+using detail::lower;
+using detail::parse_json_or;
+using detail::string_list;
+using detail::outbox_state_from_string;
 
 using nlohmann::json;
 
@@ -169,57 +175,89 @@ ALTER TABLE outbox_v4 RENAME TO outbox;
 CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
 CREATE INDEX outbox_to_created ON outbox(to_addr, created_at);
 )sql",
+      // 5: the review workflow (priority, owner, lease, due time), internal notes, consultants and
+      // their web sessions, registered submitters, full-text search, PHI kinds and narrative
+      // suggestions; replies written by consultants and digests in the outbox (rebuilt: a digest
+      // belongs to neither a case nor a quarantine record).
+      R"sql(
+ALTER TABLE cases ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal'
+  CHECK(priority IN ('low','normal','high','urgent'));
+ALTER TABLE cases ADD COLUMN owner TEXT;
+ALTER TABLE cases ADD COLUMN lease_until INTEGER;
+ALTER TABLE cases ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN status_changed_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN closed_at INTEGER;
+ALTER TABLE cases ADD COLUMN phi_json TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE cases ADD COLUMN suggestions_json TEXT NOT NULL DEFAULT '[]';
+UPDATE cases SET due_at = created_at + 172800, status_changed_at = updated_at;
+CREATE INDEX cases_status_due ON cases(status, due_at);
+CREATE INDEX cases_owner ON cases(owner, status);
+CREATE INDEX cases_created ON cases(created_at);
+CREATE INDEX cases_submitter ON cases(submitter_addr COLLATE NOCASE, created_at);
+CREATE TABLE notes(
+  id INTEGER PRIMARY KEY,
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  at INTEGER NOT NULL,
+  author TEXT NOT NULL,
+  text TEXT NOT NULL);
+CREATE INDEX notes_case ON notes(case_id);
+CREATE TABLE users(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  email TEXT NOT NULL,
+  role TEXT NOT NULL CHECK(role IN ('consultant','admin')),
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL);
+CREATE TABLE web_sessions(
+  token_sha256 TEXT PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  csrf_token TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL);
+CREATE TABLE submitters(
+  id INTEGER PRIMARY KEY,
+  pattern TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL DEFAULT '',
+  quota INTEGER,
+  created_at INTEGER NOT NULL);
+CREATE VIRTUAL TABLE cases_fts USING fts5(subject, body, codes, tokenize = 'unicode61 remove_diacritics 2');
+INSERT INTO cases_fts(rowid, subject, body, codes)
+  SELECT c.id, c.subject,
+         coalesce((SELECT group_concat(m.body_text, char(10)) FROM messages m WHERE m.case_id = c.id AND m.direction = 'in'), ''),
+         coalesce((SELECT group_concat(k.code, ' ') FROM codes k WHERE k.case_id = c.id), '')
+  FROM cases c;
+CREATE TABLE outbox_v5(
+  id INTEGER PRIMARY KEY,
+  case_id INTEGER REFERENCES cases(id),
+  quarantine_id INTEGER REFERENCES quarantine(id),
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL CHECK(state IN ('pending','sent','failed')),
+  message_id TEXT,
+  to_addr TEXT,
+  raw BLOB,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  sent_at INTEGER,
+  body_text TEXT,
+  author TEXT,
+  message_row INTEGER REFERENCES messages(id));
+INSERT INTO outbox_v5(id, case_id, quarantine_id, kind, state, message_id, to_addr, raw, attempts, next_attempt_at,
+                      last_error, created_at, sent_at)
+  SELECT id, case_id, quarantine_id, kind, state, message_id, to_addr, raw, attempts, next_attempt_at, last_error,
+         created_at, sent_at
+  FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v5 RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_to_created ON outbox(to_addr, created_at);
+CREATE INDEX outbox_message_id ON outbox(message_id);
+CREATE INDEX outbox_case ON outbox(case_id);
+)sql",
   };
   return all;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// A blob bound from a null pointer is SQL NULL (sqlite3_bind_blob), which an empty
-// std::string_view{} has: bind a non-null pointer so empty bytes stay a zero-length blob.
-void bind_blob(SQLite::Statement& q, int index, std::string_view bytes) {
-  static constexpr char kEmpty[1] = {0};
-  q.bind(index, static_cast<const void*>(bytes.empty() ? kEmpty : bytes.data()), static_cast<int>(bytes.size()));
-}
-
-json parse_json_or(const std::string& text, json fallback) {
-  json j = json::parse(text, nullptr, false);
-  return j.is_discarded() ? fallback : j;
-}
-
-std::vector<std::string> string_list(const json& j) {
-  std::vector<std::string> out;
-  if (j.is_array())
-    for (const auto& v : j)
-      if (v.is_string()) out.push_back(v.get<std::string>());
-  return out;
-}
-
-parsers::Code code_from_row(SQLite::Statement& q) {
-  parsers::Code c;
-  c.code = q.getColumn(0).getString();
-  c.system = parsers::code_system_from_string(q.getColumn(1).getString()).value_or(parsers::CodeSystem::cpt);
-  c.modifiers = string_list(parse_json_or(q.getColumn(2).getString(), json::array()));
-  if (!q.getColumn(3).isNull()) c.units = q.getColumn(3).getInt();
-  c.range_end = col_opt_str(q.getColumn(4));
-  c.found_in = string_list(parse_json_or(q.getColumn(5).getString(), json::array()));
-  c.status = col_opt_str(q.getColumn(7));
-  c.notes = string_list(parse_json_or(q.getColumn(8).getString(), json::array()));
-  json mentions = parse_json_or(q.getColumn(6).getString(), json::array());
-  for (const auto& m : mentions) {
-    parsers::CodeMention cm;
-    cm.where = m.value("where", "");
-    cm.start = m.value("start", std::size_t{0});
-    cm.end = m.value("end", std::size_t{0});
-    cm.modifiers = string_list(m.value("modifiers", json::array()));
-    if (m.contains("units") && m["units"].is_number_integer()) cm.units = m["units"].get<int>();
-    c.mentions.push_back(std::move(cm));
-  }
-  return c;
 }
 
 }  // namespace
@@ -249,189 +287,7 @@ std::string_view to_string(OutboxState s) {
   return "pending";
 }
 
-namespace {
-OutboxState outbox_state_from_string(std::string_view s) {
-  if (s == "sent") return OutboxState::sent;
-  if (s == "failed") return OutboxState::failed;
-  return OutboxState::pending;
-}
-}  // namespace
 
-struct Store::Impl {
-  StoreOptions options;
-  SQLite::Database db;
-
-  explicit Impl(StoreOptions opts)
-      : options(std::move(opts)),
-        db(options.path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX,
-           static_cast<int>(options.busy_timeout.count())) {}
-
-  void add_event(std::optional<std::int64_t> case_id, std::int64_t at, std::string_view actor, std::string_view kind,
-                 std::optional<std::string> from, std::optional<std::string> to, std::string_view note) {
-    SQLite::Statement q(db,
-                        "INSERT INTO events(case_id, at, actor, kind, from_state, to_state, note) "
-                        "VALUES(?,?,?,?,?,?,?)");
-    bind_opt(q, 1, case_id);
-    q.bind(2, at);
-    q.bind(3, std::string(actor));
-    q.bind(4, std::string(kind));
-    bind_opt(q, 5, from);
-    bind_opt(q, 6, to);
-    q.bind(7, std::string(note));
-    q.exec();
-  }
-
-  void record_uid(const MailSource& s, std::string_view outcome, std::optional<std::int64_t> case_id,
-                  std::optional<std::int64_t> quarantine_id, std::int64_t now) {
-    SQLite::Statement q(db,
-                        "INSERT INTO mailbox_uids(mailbox, uidvalidity, uid, outcome, case_id, quarantine_id, "
-                        "recorded_at) VALUES(?,?,?,?,?,?,?) ON CONFLICT(mailbox, uidvalidity, uid) DO NOTHING");
-    q.bind(1, s.mailbox);
-    q.bind(2, s.uidvalidity);
-    q.bind(3, s.uid);
-    q.bind(4, std::string(outcome));
-    bind_opt(q, 5, case_id);
-    bind_opt(q, 6, quarantine_id);
-    q.bind(7, now);
-    q.exec();
-  }
-
-  // The case an identical earlier mail created, if any; `reused` is set when a different mail
-  // carried the same Message-ID.
-  std::optional<std::int64_t> find_duplicate(const IncomingMail& mail, const std::string& sha,
-                                             std::optional<std::int64_t>& reused) {
-    const auto& m = mail.message;
-    if (m.message_id && !m.message_id->empty()) {
-      SQLite::Statement q(db,
-                          "SELECT case_id, from_addr, date, date_raw, raw_sha256 FROM messages "
-                          "WHERE message_id = ? AND direction = 'in' ORDER BY id");
-      q.bind(1, *m.message_id);
-      while (q.executeStep()) {
-        std::int64_t case_id = q.getColumn(0).getInt64();
-        auto from = col_opt_str(q.getColumn(1));
-        auto date = col_opt_str(q.getColumn(2));
-        auto date_raw = col_opt_str(q.getColumn(3));
-        bool same_sender = lower(from.value_or("")) == lower(m.from_addr.value_or(""));
-        bool same_date = date && m.date ? *date == *m.date : date_raw == m.date_raw;
-        if ((same_sender && same_date) || q.getColumn(4).getString() == sha) return case_id;
-        reused = case_id;
-      }
-      return std::nullopt;
-    }
-    SQLite::Statement q(db, "SELECT case_id FROM messages WHERE raw_sha256 = ? AND direction = 'in' LIMIT 1");
-    q.bind(1, sha);
-    if (q.executeStep()) return q.getColumn(0).getInt64();
-    return std::nullopt;
-  }
-
-  std::vector<parsers::Code> codes_of(std::int64_t case_id) {
-    std::vector<parsers::Code> out;
-    SQLite::Statement q(db,
-                        "SELECT code, system, modifiers_json, units, range_end, found_in_json, mentions_json, "
-                        "status, notes_json FROM codes WHERE case_id = ? ORDER BY id");
-    q.bind(1, case_id);
-    while (q.executeStep()) out.push_back(code_from_row(q));
-    return out;
-  }
-
-  static constexpr const char* kCaseColumns =
-      "id, ref, status, ack_state, ack_reason, submitter_addr, submitter_name, subject, created_at, updated_at, "
-      "code_notes_json";
-
-  CaseSummary case_from_row(SQLite::Statement& q) {
-    CaseSummary c;
-    c.id = q.getColumn(0).getInt64();
-    c.ref = q.getColumn(1).getString();
-    c.status = q.getColumn(2).getString();
-    c.ack_state = ack_state_from_string(q.getColumn(3).getString()).value_or(AckState::pending);
-    c.ack_reason = col_opt_str(q.getColumn(4));
-    c.submitter_addr = q.getColumn(5).getString();
-    c.submitter_name = q.getColumn(6).getString();
-    c.subject = q.getColumn(7).getString();
-    c.created_at = q.getColumn(8).getInt64();
-    c.updated_at = q.getColumn(9).getInt64();
-    c.code_notes = string_list(parse_json_or(q.getColumn(10).getString(), json::array()));
-    return c;
-  }
-
-  std::vector<OutboxItem> outbox_rows(const std::string& where, const std::function<void(SQLite::Statement&)>& bind) {
-    std::vector<OutboxItem> out;
-    SQLite::Statement q(db,
-                        "SELECT o.id, o.case_id, coalesce(c.ref, 'quarantine ' || o.quarantine_id), o.kind, o.state, "
-                        "o.message_id, o.to_addr, o.raw, o.attempts, "
-                        "o.next_attempt_at, o.last_error, o.created_at, o.sent_at "
-                        ", o.quarantine_id FROM outbox o LEFT JOIN cases c ON c.id = o.case_id WHERE " +
-                            where);
-    bind(q);
-    while (q.executeStep()) {
-      OutboxItem it;
-      it.id = q.getColumn(0).getInt64();
-      it.case_id = q.getColumn(1).getInt64();
-      it.case_ref = q.getColumn(2).getString();
-      it.kind = q.getColumn(3).getString();
-      it.state = outbox_state_from_string(q.getColumn(4).getString());
-      it.message_id = col_opt_str(q.getColumn(5));
-      it.to_addr = col_opt_str(q.getColumn(6));
-      if (!q.getColumn(7).isNull())
-        it.raw = std::string(static_cast<const char*>(q.getColumn(7).getBlob()), q.getColumn(7).getBytes());
-      it.attempts = q.getColumn(8).getInt();
-      it.next_attempt_at = q.getColumn(9).getInt64();
-      it.last_error = col_opt_str(q.getColumn(10));
-      it.created_at = q.getColumn(11).getInt64();
-      it.sent_at = col_opt_i64(q.getColumn(12));
-      it.quarantine_id = col_opt_i64(q.getColumn(13));
-      out.push_back(std::move(it));
-    }
-    return out;
-  }
-
-  std::optional<CaseDetail> detail(std::optional<CaseSummary> summary) {
-    if (!summary) return std::nullopt;
-    CaseDetail d;
-    d.summary = std::move(*summary);
-    d.summary.codes = codes_of(d.summary.id);
-    SQLite::Statement m(db,
-                        "SELECT id, direction, message_id, from_addr, from_name, reply_to_addr, reply_to_name, "
-                        "subject, date, in_reply_to, references_json, received_at, length(raw), body_source, "
-                        "body_text, warnings_json, mailbox, uidvalidity, uid FROM messages WHERE case_id = ? "
-                        "ORDER BY id");
-    m.bind(1, d.summary.id);
-    while (m.executeStep()) {
-      StoredMessage s;
-      s.id = m.getColumn(0).getInt64();
-      s.direction = m.getColumn(1).getString();
-      s.message_id = col_opt_str(m.getColumn(2));
-      s.from_addr = col_opt_str(m.getColumn(3));
-      s.from_name = col_opt_str(m.getColumn(4));
-      if (!m.getColumn(5).isNull())
-        s.reply_to = parsers::Address{m.getColumn(5).getString(), m.getColumn(6).getString()};
-      s.subject = col_opt_str(m.getColumn(7));
-      s.date = col_opt_str(m.getColumn(8));
-      s.in_reply_to = col_opt_str(m.getColumn(9));
-      s.references = string_list(parse_json_or(m.getColumn(10).getString(), json::array()));
-      s.received_at = m.getColumn(11).getInt64();
-      s.size = m.getColumn(12).getInt64();
-      s.body_source = m.getColumn(13).getString();
-      s.body_text = m.getColumn(14).getString();
-      s.warnings = string_list(parse_json_or(m.getColumn(15).getString(), json::array()));
-      if (!m.getColumn(16).isNull())
-        s.source = MailSource{m.getColumn(16).getString(), m.getColumn(17).getInt64(), m.getColumn(18).getInt64()};
-      d.messages.push_back(std::move(s));
-    }
-    SQLite::Statement e(db,
-                        "SELECT id, at, actor, kind, from_state, to_state, note FROM events WHERE case_id = ? "
-                        "ORDER BY id");
-    e.bind(1, d.summary.id);
-    while (e.executeStep()) {
-      d.events.push_back(Event{e.getColumn(0).getInt64(), e.getColumn(1).getInt64(), e.getColumn(2).getString(),
-                               e.getColumn(3).getString(), col_opt_str(e.getColumn(4)), col_opt_str(e.getColumn(5)),
-                               e.getColumn(6).getString()});
-    }
-    std::int64_t id = d.summary.id;
-    d.outbox = outbox_rows("o.case_id = ? ORDER BY o.id", [id](SQLite::Statement& q) { q.bind(1, id); });
-    return d;
-  }
-};
 
 Store::Store(StoreOptions options) {
   const std::string where = options.path.string();
@@ -464,6 +320,230 @@ Store::~Store() = default;
 int Store::schema_version() const { return impl_->db.execAndGet("PRAGMA user_version").getInt(); }
 int Store::latest_schema_version() { return static_cast<int>(migrations().size()); }
 
+namespace {
+
+// The reply a new case gets first: its state is the case's ack_state.
+bool is_first_reply_kind(std::string_view kind) {
+  return kind == "ack" || kind == "over_quota" || kind == "unknown_sender";
+}
+
+// Midnight UTC of the first day of `now`'s month.
+std::int64_t month_start_utc(std::int64_t now) {
+  std::time_t t = static_cast<std::time_t>(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  tm.tm_mday = 1;
+  tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+std::string domain_of_addr(const std::string& addr) {
+  const auto at = addr.rfind('@');
+  return at == std::string::npos ? std::string{} : lower(addr.substr(at + 1));
+}
+
+// The codes of a mail as one FTS text: "64635 64636-50 M47.816".
+std::string codes_text(const std::vector<parsers::Code>& codes) {
+  std::string out;
+  for (const auto& c : codes) {
+    if (!out.empty()) out += ' ';
+    out += c.code;
+    if (c.range_end) out += ' ' + *c.range_end;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::int64_t ReviewPolicy::sla(Priority p) const {
+  switch (p) {
+    case Priority::low: return sla_low;
+    case Priority::normal: return sla_normal;
+    case Priority::high: return sla_high;
+    case Priority::urgent: return sla_urgent;
+  }
+  return sla_normal;
+}
+
+void Store::Impl::insert_codes(std::int64_t case_id, std::int64_t message_row, const std::vector<parsers::Code>& codes,
+                               bool skip_known) {
+  for (const auto& c : codes) {
+    if (skip_known) {
+      SQLite::Statement k(db, "SELECT 1 FROM codes WHERE case_id = ? AND code = ? AND system = ? LIMIT 1");
+      k.bind(1, case_id);
+      k.bind(2, c.code);
+      k.bind(3, std::string(parsers::to_string(c.system)));
+      if (k.executeStep()) continue;
+    }
+    SQLite::Statement q(db,
+                        "INSERT INTO codes(case_id, message_id, code, system, modifiers_json, units, range_end, "
+                        "found_in_json, mentions_json, status, notes_json) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+    json mentions = parsers::to_json(std::vector<parsers::Code>{c})[0].value("mentions", json::array());
+    q.bind(1, case_id);
+    q.bind(2, message_row);
+    q.bind(3, c.code);
+    q.bind(4, std::string(parsers::to_string(c.system)));
+    q.bind(5, json(c.modifiers).dump());
+    bind_opt(q, 6, c.units);
+    bind_opt(q, 7, c.range_end);
+    q.bind(8, json(c.found_in).dump());
+    q.bind(9, mentions.dump());
+    bind_opt(q, 10, c.status);
+    q.bind(11, json(c.notes).dump());
+    q.exec();
+  }
+}
+
+std::int64_t Store::Impl::insert_message(std::int64_t case_id, const IncomingMail& mail, const std::string& sha,
+                                         const std::string& body_text, const std::vector<std::string>& warnings,
+                                         std::int64_t now) {
+  const auto& m = mail.message;
+  SQLite::Statement q(db,
+                      "INSERT INTO messages(case_id, direction, message_id, from_addr, from_name, reply_to_addr, "
+                      "reply_to_name, subject, date, date_raw, in_reply_to, references_json, received_at, raw, "
+                      "raw_sha256, body_source, body_text, warnings_json, mailbox, uidvalidity, uid) "
+                      "VALUES(?,'in',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  q.bind(1, case_id);
+  bind_opt(q, 2, m.message_id);
+  bind_opt(q, 3, m.from_addr);
+  bind_opt(q, 4, m.from_name);
+  if (m.reply_to) {
+    q.bind(5, m.reply_to->addr);
+    q.bind(6, m.reply_to->name);
+  } else {
+    q.bind(5);
+    q.bind(6);
+  }
+  bind_opt(q, 7, m.subject);
+  bind_opt(q, 8, m.date);
+  bind_opt(q, 9, m.date_raw);
+  bind_opt(q, 10, m.in_reply_to);
+  q.bind(11, json(m.references).dump());
+  q.bind(12, now);
+  bind_blob(q, 13, mail.raw);
+  q.bind(14, sha);
+  q.bind(15, std::string(parsers::to_string(m.body_source)));
+  q.bind(16, body_text);
+  q.bind(17, json(warnings).dump());
+  if (mail.source) {
+    q.bind(18, mail.source->mailbox);
+    q.bind(19, mail.source->uidvalidity);
+    q.bind(20, mail.source->uid);
+  } else {
+    q.bind(18);
+    q.bind(19);
+    q.bind(20);
+  }
+  q.exec();
+  return db.getLastInsertRowid();
+}
+
+void Store::Impl::queue_reply(std::int64_t case_id, std::string_view kind, const std::string& to_addr,
+                              std::int64_t now, const std::optional<std::string>& body_text,
+                              const std::optional<std::string>& author, std::optional<std::int64_t> message_row) {
+  SQLite::Statement q(db,
+                      "INSERT INTO outbox(case_id, kind, state, to_addr, next_attempt_at, created_at, body_text, "
+                      "author, message_row) VALUES(?, ?, 'pending', ?, ?, ?, ?, ?, ?)");
+  q.bind(1, case_id);
+  q.bind(2, std::string(kind));
+  q.bind(3, to_addr);
+  q.bind(4, now);
+  q.bind(5, now);
+  bind_opt(q, 6, body_text);
+  bind_opt(q, 7, author);
+  bind_opt(q, 8, message_row);
+  q.exec();
+}
+
+std::optional<std::int64_t> Store::Impl::find_thread(const IncomingMail& mail) {
+  const auto& m = mail.message;
+  const std::string from = lower(m.from_addr.value_or(""));
+  if (from.empty()) return std::nullopt;
+  // The case's submitter: its From, or a Reply-To of one of its incoming messages.
+  auto from_submitter = [&](std::int64_t case_id) {
+    SQLite::Statement q(db,
+                        "SELECT 1 FROM cases WHERE id = ?1 AND lower(submitter_addr) = ?2 UNION ALL "
+                        "SELECT 1 FROM messages WHERE case_id = ?1 AND direction = 'in' AND "
+                        "(lower(from_addr) = ?2 OR lower(reply_to_addr) = ?2) LIMIT 1");
+    q.bind(1, case_id);
+    q.bind(2, from);
+    return q.executeStep();
+  };
+  // In-Reply-To / References naming one of our replies or one of the case's own messages
+  // (newest reference first: it is the closest ancestor).
+  std::vector<std::string> ids;
+  if (m.in_reply_to) ids.push_back(*m.in_reply_to);
+  for (auto it = m.references.rbegin(); it != m.references.rend(); ++it) ids.push_back(*it);
+  for (const auto& id : ids) {
+    if (id.empty() || (m.message_id && id == *m.message_id)) continue;
+    SQLite::Statement q(db,
+                        "SELECT case_id FROM outbox WHERE message_id = ?1 AND case_id IS NOT NULL UNION ALL "
+                        "SELECT case_id FROM messages WHERE message_id = ?1 LIMIT 1");
+    q.bind(1, id);
+    if (q.executeStep()) {
+      const std::int64_t case_id = q.getColumn(0).getInt64();
+      q.reset();
+      if (from_submitter(case_id)) return case_id;
+    }
+  }
+  // Our reference in the subject ("Re: ... [CD-000042]").
+  if (m.subject) {
+    if (auto ref = parsers::find_case_ref(*m.subject, options.case_prefix)) {
+      SQLite::Statement q(db, "SELECT id FROM cases WHERE ref = ? COLLATE NOCASE");
+      q.bind(1, *ref);
+      if (q.executeStep()) {
+        const std::int64_t case_id = q.getColumn(0).getInt64();
+        q.reset();
+        if (from_submitter(case_id)) return case_id;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Store::Impl::submitter_refusal(const std::string& addr, std::int64_t now) {
+  const std::string a = lower(addr);
+  const std::string domain = domain_of_addr(a);
+  std::optional<int> quota;
+  bool registered = false;
+  bool by_domain = false;
+  {
+    SQLite::Statement q(db, "SELECT pattern, quota FROM submitters WHERE pattern = ? OR pattern = ? "
+                            "ORDER BY length(pattern) DESC");
+    q.bind(1, a);
+    q.bind(2, "@" + domain);
+    // An address entry wins over its domain's entry.
+    if (q.executeStep()) {
+      registered = true;
+      by_domain = q.getColumn(0).getString().front() == '@';
+      if (auto v = col_opt_i64(q.getColumn(1))) quota = static_cast<int>(*v);
+    }
+  }
+  if (!registered) {
+    if (options.submitters.reject_unknown) return "unknown_sender";
+    quota = options.submitters.guest_quota;
+  }
+  if (!quota || *quota <= 0) return std::nullopt;
+  SQLite::Statement c(db, by_domain ? "SELECT count(*) FROM cases WHERE lower(submitter_addr) LIKE ? ESCAPE '\\' "
+                                      "AND created_at >= ? AND status != 'rejected'"
+                                    : "SELECT count(*) FROM cases WHERE submitter_addr = ? COLLATE NOCASE "
+                                      "AND created_at >= ? AND status != 'rejected'");
+  if (by_domain) {
+    std::string like = "%@";
+    for (char ch : domain) {
+      if (ch == '%' || ch == '_' || ch == '\\') like += '\\';
+      like += ch;
+    }
+    c.bind(1, like);
+  } else {
+    c.bind(1, a);
+  }
+  c.bind(2, month_start_utc(now));
+  c.executeStep();
+  if (c.getColumn(0).getInt64() >= *quota) return "over_quota";
+  return std::nullopt;
+}
+
 EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
   auto& db = impl_->db;
   const auto& m = mail.message;
@@ -490,13 +570,97 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
     result.warnings.push_back("Message-ID already used by a different mail (case " + ref + ")");
     warnings.push_back(result.warnings.back());
   }
+  const std::string reply_to_addr = m.reply_to ? m.reply_to->addr : m.from_addr.value_or("");
 
+  // A follow-up: the submitter's reply (or their auto-reply) to one of our mails about a case.
+  if (auto thread = impl_->find_thread(mail)) {
+    const std::int64_t case_id = *thread;
+    SQLite::Statement c(db, "SELECT ref, status, priority FROM cases WHERE id = ?");
+    c.bind(1, case_id);
+    c.executeStep();
+    result.case_id = case_id;
+    result.case_ref = c.getColumn(0).getString();
+    const std::string from_status = c.getColumn(1).getString();
+    const Priority priority = priority_from_string(c.getColumn(2).getString()).value_or(Priority::normal);
+    c.reset();
+    const std::string text = m.reply_text.empty() ? m.body_text : m.reply_text;
+    const std::int64_t message_row = impl_->insert_message(case_id, mail, sha, text, warnings, now);
+    impl_->insert_codes(case_id, message_row, mail.codes, true);
+    {
+      SQLite::Statement f(db, "UPDATE cases_fts SET body = body || char(10) || ?, codes = codes || ' ' || ? "
+                              "WHERE rowid = ?");
+      f.bind(1, text);
+      f.bind(2, codes_text(mail.codes));
+      f.bind(3, case_id);
+      f.exec();
+    }
+    const std::string uid_note = mail.source ? "uid " + std::to_string(mail.source->uid) : std::string{};
+    if (mail.automated) {
+      // An out-of-office reply and the like: kept on the case as a note, the case stays put.
+      result.outcome = EnqueueResult::Outcome::note;
+      SQLite::Statement n(db, "INSERT INTO notes(case_id, at, author, text) VALUES(?,?,?,?)");
+      n.bind(1, case_id);
+      n.bind(2, now);
+      n.bind(3, "intake");
+      n.bind(4, "Automated mail from the submitter attached (message " + std::to_string(message_row) +
+                    "): " + mail.suppress_ack_reason.value_or("automated"));
+      n.exec();
+      impl_->add_event(case_id, now, "intake", "automated_mail", std::nullopt, std::nullopt, uid_note);
+      SQLite::Statement u(db, "UPDATE cases SET updated_at = ? WHERE id = ?");
+      u.bind(1, now);
+      u.bind(2, case_id);
+      u.exec();
+    } else {
+      result.outcome = EnqueueResult::Outcome::followup;
+      std::string to_status = from_status;
+      if (from_status == kStatusWaiting || from_status == kStatusAnswered || from_status == kStatusClosed)
+        to_status = std::string(kStatusNew);
+      result.from_status = from_status;
+      result.to_status = to_status;
+      if (to_status != from_status) {
+        SQLite::Statement u(db,
+                            "UPDATE cases SET status = ?, updated_at = ?, status_changed_at = ?, lease_until = NULL, "
+                            "closed_at = NULL, due_at = ? WHERE id = ?");
+        u.bind(1, to_status);
+        u.bind(2, now);
+        u.bind(3, now);
+        u.bind(4, now + impl_->options.review.sla(priority));
+        u.bind(5, case_id);
+        u.exec();
+      } else {
+        SQLite::Statement u(db, "UPDATE cases SET updated_at = ? WHERE id = ?");
+        u.bind(1, now);
+        u.bind(2, case_id);
+        u.exec();
+      }
+      impl_->add_event(case_id, now, "intake", "followup", from_status,
+                       to_status != from_status ? std::optional<std::string>(to_status) : std::nullopt, uid_note);
+      if (from_status == kStatusRejected) {
+        impl_->add_event(case_id, now, "intake", "followup_ack_suppressed", std::nullopt, std::nullopt,
+                         "the case is rejected");
+      } else if (mail.suppress_ack_reason) {
+        impl_->add_event(case_id, now, "intake", "followup_ack_suppressed", std::nullopt, std::nullopt,
+                         *mail.suppress_ack_reason);
+      } else {
+        impl_->queue_reply(case_id, "followup_ack", reply_to_addr, now);
+      }
+    }
+    if (mail.source) impl_->record_uid(*mail.source, "case", case_id, std::nullopt, now);
+    tx.commit();
+    return result;
+  }
+
+  // A new case. Unknown senders and submitters over their monthly quota still get a case (nothing
+  // is lost), stored as rejected with a reply that says why.
+  const std::optional<std::string> refusal = impl_->submitter_refusal(m.from_addr.value_or(""), now);
   const bool suppressed = mail.suppress_ack_reason.has_value();
+  const std::string status = refusal ? std::string(kStatusRejected) : std::string(kStatusNew);
   {
     SQLite::Statement q(db,
                         "INSERT INTO cases(status, ack_state, ack_reason, submitter_addr, submitter_name, subject, "
-                        "created_at, updated_at) VALUES(?,?,?,?,?,?,?,?)");
-    q.bind(1, std::string(kStatusNew));
+                        "created_at, updated_at, priority, due_at, status_changed_at, closed_at, phi_json, "
+                        "suggestions_json) VALUES(?,?,?,?,?,?,?,?,'normal',?,?,?,?,?)");
+    q.bind(1, status);
     q.bind(2, std::string(to_string(suppressed ? AckState::suppressed : AckState::pending)));
     bind_opt(q, 3, mail.suppress_ack_reason);
     q.bind(4, m.from_addr.value_or(""));
@@ -504,97 +668,53 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
     q.bind(6, m.subject.value_or(""));
     q.bind(7, now);
     q.bind(8, now);
+    q.bind(9, now + impl_->options.review.sla(Priority::normal));
+    q.bind(10, now);
+    if (refusal)
+      q.bind(11, now);
+    else
+      q.bind(11);
+    q.bind(12, json(mail.phi).dump());
+    q.bind(13, Impl::suggestions_to_json(mail.suggestions).dump());
     q.exec();
   }
   result.case_id = db.getLastInsertRowid();
   result.case_ref = parsers::format_case_ref(impl_->options.case_prefix, result.case_id);
+  result.rejected = refusal;
   {
     SQLite::Statement q(db, "UPDATE cases SET ref = ? WHERE id = ?");
     q.bind(1, result.case_ref);
     q.bind(2, result.case_id);
     q.exec();
   }
-  std::int64_t message_row = 0;
-  {
-    SQLite::Statement q(db,
-                        "INSERT INTO messages(case_id, direction, message_id, from_addr, from_name, reply_to_addr, "
-                        "reply_to_name, subject, date, date_raw, in_reply_to, references_json, received_at, raw, "
-                        "raw_sha256, body_source, body_text, warnings_json, mailbox, uidvalidity, uid) "
-                        "VALUES(?,'in',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    q.bind(1, result.case_id);
-    bind_opt(q, 2, m.message_id);
-    bind_opt(q, 3, m.from_addr);
-    bind_opt(q, 4, m.from_name);
-    if (m.reply_to) {
-      q.bind(5, m.reply_to->addr);
-      q.bind(6, m.reply_to->name);
-    } else {
-      q.bind(5);
-      q.bind(6);
-    }
-    bind_opt(q, 7, m.subject);
-    bind_opt(q, 8, m.date);
-    bind_opt(q, 9, m.date_raw);
-    bind_opt(q, 10, m.in_reply_to);
-    q.bind(11, json(m.references).dump());
-    q.bind(12, now);
-    bind_blob(q, 13, mail.raw);
-    q.bind(14, sha);
-    q.bind(15, std::string(parsers::to_string(m.body_source)));
-    q.bind(16, m.body_text);
-    q.bind(17, json(warnings).dump());
-    if (mail.source) {
-      q.bind(18, mail.source->mailbox);
-      q.bind(19, mail.source->uidvalidity);
-      q.bind(20, mail.source->uid);
-    } else {
-      q.bind(18);
-      q.bind(19);
-      q.bind(20);
-    }
-    q.exec();
-    message_row = db.getLastInsertRowid();
-  }
-  for (const auto& c : mail.codes) {
-    SQLite::Statement q(db,
-                        "INSERT INTO codes(case_id, message_id, code, system, modifiers_json, units, range_end, "
-                        "found_in_json, mentions_json, status, notes_json) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-    json mentions = parsers::to_json(std::vector<parsers::Code>{c})[0].value("mentions", json::array());
-    q.bind(1, result.case_id);
-    q.bind(2, message_row);
-    q.bind(3, c.code);
-    q.bind(4, std::string(parsers::to_string(c.system)));
-    q.bind(5, json(c.modifiers).dump());
-    bind_opt(q, 6, c.units);
-    bind_opt(q, 7, c.range_end);
-    q.bind(8, json(c.found_in).dump());
-    q.bind(9, mentions.dump());
-    bind_opt(q, 10, c.status);
-    q.bind(11, json(c.notes).dump());
-    q.exec();
-  }
+  const std::int64_t message_row = impl_->insert_message(result.case_id, mail, sha, m.body_text, warnings, now);
+  impl_->insert_codes(result.case_id, message_row, mail.codes, false);
   if (!mail.code_notes.empty()) {
     SQLite::Statement q(db, "UPDATE cases SET code_notes_json = ? WHERE id = ?");
     q.bind(1, json(mail.code_notes).dump());
     q.bind(2, result.case_id);
     q.exec();
   }
+  {
+    SQLite::Statement f(db, "INSERT INTO cases_fts(rowid, subject, body, codes) VALUES(?,?,?,?)");
+    f.bind(1, result.case_id);
+    f.bind(2, m.subject.value_or(""));
+    f.bind(3, m.body_text);
+    f.bind(4, codes_text(mail.codes));
+    f.exec();
+  }
   impl_->add_event(result.case_id, now, "intake", "created", std::nullopt, std::string(kStatusNew),
                    mail.source ? "uid " + std::to_string(mail.source->uid) : std::string{});
+  if (refusal)
+    impl_->add_event(result.case_id, now, "intake", "rejected", std::string(kStatusNew), std::string(kStatusRejected),
+                     *refusal);
   if (suppressed) {
     impl_->add_event(result.case_id, now, "intake", "ack_suppressed", std::nullopt, std::nullopt,
                      *mail.suppress_ack_reason);
   } else {
-    SQLite::Statement q(db,
-                        "INSERT INTO outbox(case_id, kind, state, to_addr, next_attempt_at, created_at) "
-                        "VALUES(?, 'ack', 'pending', ?, ?, ?)");
-    q.bind(1, result.case_id);
     // The recipient as far as it is known now (compose may still refuse it); counted by the
     // per-sender auto-reply cap.
-    q.bind(2, m.reply_to ? m.reply_to->addr : m.from_addr.value_or(""));
-    q.bind(3, now);
-    q.bind(4, now);
-    q.exec();
+    impl_->queue_reply(result.case_id, refusal ? *refusal : std::string("ack"), reply_to_addr, now);
   }
   if (mail.source) impl_->record_uid(*mail.source, "case", result.case_id, std::nullopt, now);
   tx.commit();
@@ -856,6 +976,15 @@ void Store::set_outbox_content(std::int64_t id, std::string_view message_id, std
   bind_blob(q, 3, raw);
   q.bind(4, id);
   if (q.exec() != 1) throw StoreError("outbox item " + std::to_string(id) + " is already composed or gone");
+  // A consultant's reply is also a message of its case: it gets the same Message-ID and bytes.
+  SQLite::Statement m(impl_->db,
+                      "UPDATE messages SET message_id = ?, raw = ?, raw_sha256 = ? WHERE id = "
+                      "(SELECT message_row FROM outbox WHERE id = ?)");
+  m.bind(1, std::string(message_id));
+  bind_blob(m, 2, raw);
+  m.bind(3, sha256_hex(raw));
+  m.bind(4, id);
+  m.exec();
 } catch (const SQLite::Exception& e) {
   throw StoreError(std::string("set_outbox_content failed: ") + e.what());
 }
@@ -872,7 +1001,7 @@ void Store::mark_outbox_sent(std::int64_t id, std::int64_t now, std::string_view
   const auto case_id = col_opt_i64(q.getColumn(0));
   std::string kind = q.getColumn(1).getString();
   q.reset();
-  if (kind == "ack" && case_id) {
+  if (is_first_reply_kind(kind) && case_id) {
     SQLite::Statement u(db, "UPDATE cases SET ack_state = 'sent', updated_at = ? WHERE id = ?");
     u.bind(1, now);
     u.bind(2, *case_id);
@@ -899,7 +1028,7 @@ void Store::mark_outbox_attempt_failed(std::int64_t id, std::int64_t now, std::s
   const auto case_id = col_opt_i64(q.getColumn(0));
   std::string kind = q.getColumn(1).getString();
   q.reset();
-  if (permanent && kind == "ack" && case_id) {
+  if (permanent && is_first_reply_kind(kind) && case_id) {
     SQLite::Statement u(db, "UPDATE cases SET ack_state = 'failed', ack_reason = ?, updated_at = ? WHERE id = ?");
     u.bind(1, std::string(error));
     u.bind(2, now);
@@ -937,7 +1066,7 @@ void Store::mark_outbox_bounced(std::int64_t id, std::int64_t now, std::string_v
   const std::string kind = q.getColumn(1).getString();
   const auto quarantine_id = col_opt_i64(q.getColumn(2));
   q.reset();
-  if (kind == "ack" && case_id) {
+  if (is_first_reply_kind(kind) && case_id) {
     SQLite::Statement u(db, "UPDATE cases SET ack_state = 'failed', ack_reason = ?, updated_at = ? WHERE id = ?");
     u.bind(1, why);
     u.bind(2, now);
@@ -955,7 +1084,7 @@ void Store::mark_outbox_bounced(std::int64_t id, std::int64_t now, std::string_v
 
 std::vector<CaseSummary> Store::list_cases() const try {
   std::vector<CaseSummary> out;
-  SQLite::Statement q(impl_->db, std::string("SELECT ") + Impl::kCaseColumns + " FROM cases ORDER BY id");
+  SQLite::Statement q(impl_->db, std::string("SELECT ") + Impl::kCaseColumns + " FROM cases c ORDER BY c.id");
   while (q.executeStep()) out.push_back(impl_->case_from_row(q));
   for (auto& c : out) c.codes = impl_->codes_of(c.id);
   return out;
@@ -964,7 +1093,7 @@ std::vector<CaseSummary> Store::list_cases() const try {
 }
 
 std::optional<CaseDetail> Store::get_case(std::string_view ref) const try {
-  SQLite::Statement q(impl_->db, std::string("SELECT ") + Impl::kCaseColumns + " FROM cases WHERE ref = ? COLLATE NOCASE");
+  SQLite::Statement q(impl_->db, std::string("SELECT ") + Impl::kCaseColumns + " FROM cases c WHERE c.ref = ? COLLATE NOCASE");
   q.bind(1, std::string(ref));
   std::optional<CaseSummary> s;
   if (q.executeStep()) s = impl_->case_from_row(q);
@@ -974,7 +1103,7 @@ std::optional<CaseDetail> Store::get_case(std::string_view ref) const try {
 }
 
 std::optional<CaseDetail> Store::get_case(std::int64_t id) const try {
-  SQLite::Statement q(impl_->db, std::string("SELECT ") + Impl::kCaseColumns + " FROM cases WHERE id = ?");
+  SQLite::Statement q(impl_->db, std::string("SELECT ") + Impl::kCaseColumns + " FROM cases c WHERE c.id = ?");
   q.bind(1, id);
   std::optional<CaseSummary> s;
   if (q.executeStep()) s = impl_->case_from_row(q);

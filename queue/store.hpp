@@ -27,9 +27,42 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Case status. This foundation has only "new" (waiting for a consultant); review states are added
-// by the review workflow.
+// Case status (the review workflow; the store refuses illegal transitions):
+//   new -> in_review (claim, assign) -> answered (answer) | waiting_on_submitter (ask) | new (release,
+//   lease expiry); waiting_on_submitter -> new (the submitter's follow-up); answered -> closed (close,
+//   auto-close) | new (reopen, follow-up); closed -> new (reopen, follow-up); any open state -> rejected.
 inline constexpr std::string_view kStatusNew = "new";
+inline constexpr std::string_view kStatusInReview = "in_review";
+inline constexpr std::string_view kStatusAnswered = "answered";
+inline constexpr std::string_view kStatusWaiting = "waiting_on_submitter";
+inline constexpr std::string_view kStatusClosed = "closed";
+inline constexpr std::string_view kStatusRejected = "rejected";
+// All statuses, in workflow order.
+const std::vector<std::string_view>& all_statuses();
+
+enum class Priority { low, normal, high, urgent };
+std::string_view to_string(Priority p);
+std::optional<Priority> priority_from_string(std::string_view s);
+
+// A request the workflow refuses (claim of an answered case, answer by someone who does not own it).
+class TransitionError : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
+// An unknown case reference, user or submitter.
+class NotFound : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
+// A narrative suggestion (an ICD-10-CM code for the case's text), never an extracted code.
+struct Suggestion {
+  std::string code;
+  std::string system;  // "icd10cm", "hcpcs"
+  std::string description;
+  double score = 0;
+};
 
 // Acknowledgement state of a case.
 enum class AckState { pending, sent, suppressed, failed };
@@ -53,14 +86,24 @@ struct IncomingMail {
   std::vector<std::string> code_notes;  // the case-level notes validate_codes returned
   std::optional<MailSource> source;
   std::optional<std::string> suppress_ack_reason;  // set: no ack is due, for this reason
+  // Automated mail (auto-reply, list, DSN, own address): a follow-up of this kind attaches to its
+  // case as a note without moving the case and gets no reply.
+  bool automated = false;
+  std::vector<std::string> phi;          // kinds of likely PHI found (parsers::detect_phi)
+  std::vector<Suggestion> suggestions;   // narrative suggestions (top ICD-10-CM codes)
 };
 
 struct EnqueueResult {
-  enum class Outcome { created, duplicate };
+  // created: a new case; duplicate: the same mail again; followup: attached to an existing case
+  // (its submitter replied); note: automated mail attached to its case as a note.
+  enum class Outcome { created, duplicate, followup, note };
   Outcome outcome = Outcome::created;
   std::int64_t case_id = 0;
   std::string case_ref;
   std::vector<std::string> warnings;  // e.g. a reused Message-ID
+  std::optional<std::string> rejected;  // a new case stored as rejected: "over_quota" | "unknown_sender"
+  std::optional<std::string> from_status;  // followup: the case's status before and after
+  std::optional<std::string> to_status;
 };
 
 struct CaseSummary {
@@ -76,6 +119,15 @@ struct CaseSummary {
   std::int64_t updated_at = 0;
   std::vector<parsers::Code> codes;       // with status/notes when validated at intake
   std::vector<std::string> code_notes;    // case-level code notes (add-on without primary, modifiers)
+  std::string priority = "normal";        // low | normal | high | urgent
+  std::optional<std::string> owner;       // the consultant who claimed it
+  std::optional<std::int64_t> lease_until;  // in_review: the claim lapses then
+  std::int64_t due_at = 0;                // created_at + sla[priority]
+  bool overdue = false;                   // open (new, in_review) and past due_at (as of the query)
+  std::int64_t status_changed_at = 0;
+  std::int64_t message_count = 0;
+  std::vector<std::string> phi;           // kinds of likely PHI found at intake
+  std::vector<Suggestion> suggestions;    // narrative suggestions
 };
 
 struct StoredMessage {
@@ -112,7 +164,9 @@ struct OutboxItem {
   std::int64_t case_id = 0;                  // 0 for a reply about quarantined mail
   std::optional<std::int64_t> quarantine_id;  // set for a reply about quarantined mail
   std::string case_ref;                      // "CD-000123", or "quarantine N"
-  std::string kind;  // "ack"
+  // "ack", "followup_ack", "answer", "question", "rejected", "over_quota", "unknown_sender",
+  // "too_large", "digest"
+  std::string kind;
   OutboxState state = OutboxState::pending;
   std::optional<std::string> message_id;  // fixed once composed: every attempt sends the same one
   std::optional<std::string> to_addr;
@@ -122,6 +176,17 @@ struct OutboxItem {
   std::optional<std::string> last_error;
   std::int64_t created_at = 0;
   std::optional<std::int64_t> sent_at;
+  std::optional<std::string> body_text;   // a consultant's answer / question / reject reason; a digest's text
+  std::optional<std::string> author;      // the consultant (user name) who wrote body_text
+  std::optional<std::int64_t> message_row;  // the outgoing StoredMessage this reply is (answer, question)
+};
+
+// An internal note of consultants (never sent to the submitter).
+struct Note {
+  std::int64_t id = 0;
+  std::int64_t at = 0;
+  std::string author;
+  std::string text;
 };
 
 struct CaseDetail {
@@ -129,6 +194,49 @@ struct CaseDetail {
   std::vector<StoredMessage> messages;
   std::vector<Event> events;
   std::vector<OutboxItem> outbox;
+  std::vector<Note> notes;
+};
+
+// A consultant or an administrator (CLI `user`, web UI login).
+struct User {
+  std::int64_t id = 0;
+  std::string name;
+  std::string email;
+  std::string role;  // "consultant" | "admin"
+  std::int64_t created_at = 0;
+};
+
+// A registered submitter: one address ("coder@clinic.test") or a whole domain ("@clinic.test").
+struct Submitter {
+  std::int64_t id = 0;
+  std::string pattern;  // lower case
+  std::string name;
+  std::optional<int> quota;  // cases per calendar month (UTC); nullopt or 0 = unlimited
+  std::int64_t created_at = 0;
+  std::int64_t cases_this_month = 0;  // non-rejected cases from it since the month began
+};
+
+// A web UI session (the token itself is never stored, only its SHA-256).
+struct WebSession {
+  std::string user;
+  std::string role;
+  std::string csrf_token;
+  std::int64_t created_at = 0;
+  std::int64_t expires_at = 0;
+};
+
+// Which cases `list_cases` returns and in what order.
+struct CaseFilter {
+  std::optional<std::string> status;    // one status
+  std::optional<std::string> owner;     // cases claimed by this user
+  std::optional<std::string> priority;
+  bool overdue_only = false;
+  bool open_only = false;               // new, in_review, waiting_on_submitter, answered
+  // "due" (overdue first, then by due time; the default), "received" (newest first), "updated"
+  // (newest first), "priority" (urgent first, then due).
+  std::string sort = "due";
+  int limit = 100;
+  int offset = 0;
 };
 
 // What the store recorded for one IMAP UID.
@@ -156,10 +264,29 @@ struct LockHolder {
   std::int64_t heartbeat_at = 0;
 };
 
+// The review workflow's timings, in seconds.
+struct ReviewPolicy {
+  std::int64_t claim_lease = 4 * 3600;
+  std::int64_t auto_close = 14 * 86400;  // 0 = never
+  std::int64_t sla_low = 72 * 3600;
+  std::int64_t sla_normal = 48 * 3600;
+  std::int64_t sla_high = 24 * 3600;
+  std::int64_t sla_urgent = 4 * 3600;
+  std::int64_t sla(Priority p) const;
+};
+
+// Who may open cases: registered submitters, and guests unless reject_unknown.
+struct SubmitterPolicy {
+  bool reject_unknown = false;
+  int guest_quota = 0;  // cases per calendar month (UTC) per guest address; 0 = unlimited
+};
+
 struct StoreOptions {
   std::filesystem::path path;               // ":memory:" for tests
   std::string case_prefix = "CD";
   std::chrono::milliseconds busy_timeout{5000};
+  ReviewPolicy review;
+  SubmitterPolicy submitters;
 };
 
 class Store {
@@ -258,8 +385,135 @@ class Store {
   std::optional<CaseDetail> get_case(std::int64_t id) const;
   std::int64_t count_cases() const;
 
- private:
+  // --- review workflow (queue/review.cpp) ---
+  // Every change checks the transition table, runs in one transaction and writes an audit event
+  // (who, when, from -> to, note). `actor` must be a registered user.
+  // @throw NotFound (unknown case or user), TransitionError (refused).
+
+  std::vector<CaseSummary> list_cases(const CaseFilter& filter, std::int64_t now) const;
+  std::int64_t count_cases(const CaseFilter& filter, std::int64_t now) const;
+  // Full-text search (SQLite FTS5) over subject, mail text and codes; best matches first. Any
+  // user text is accepted (it is quoted, not interpreted as FTS syntax).
+  std::vector<CaseSummary> search_cases(std::string_view query, std::int64_t now, int limit = 50) const;
+  // The case's state, its owner and lease; nullopt for an unknown reference.
+  std::optional<CaseSummary> find_case(std::string_view ref, std::int64_t now) const;
+
+  // new -> in_review with owner = actor and a lease; also takes over an in_review case whose lease
+  // has run out. Claiming one's own in_review case renews the lease.
+  void claim(std::string_view ref, std::string_view actor, std::int64_t now);
+  // in_review -> new (by its owner or an admin).
+  void release(std::string_view ref, std::string_view actor, std::int64_t now);
+  // Gives the case to `user`: new or in_review -> in_review with that owner and a fresh lease.
+  void assign(std::string_view ref, std::string_view actor, std::string_view user, std::int64_t now);
+  // An internal note; does not change the state.
+  void add_note(std::string_view ref, std::string_view actor, std::string_view text, std::int64_t now);
+  // in_review -> answered / waiting_on_submitter (by its owner or an admin); the reply goes to the
+  // outbox (kind "answer" / "question"). Returns the outbox item's id.
+  std::int64_t answer(std::string_view ref, std::string_view actor, std::string_view text, std::int64_t now);
+  std::int64_t ask(std::string_view ref, std::string_view actor, std::string_view text, std::int64_t now);
+  // answered -> closed.
+  void close(std::string_view ref, std::string_view actor, std::int64_t now);
+  // answered or closed -> new.
+  void reopen(std::string_view ref, std::string_view actor, std::int64_t now);
+  // Any open state -> rejected; a "rejected" reply with the reason goes to the outbox. Returns
+  // its outbox id.
+  std::int64_t reject(std::string_view ref, std::string_view actor, std::string_view reason, std::int64_t now);
+  // Priority (and the due time that follows from it); any state.
+  void set_priority(std::string_view ref, std::string_view actor, Priority priority, std::int64_t now);
+
+  // Time-driven transitions: claims past their lease -> new, answered cases without a follow-up
+  // for auto_close -> closed. Returns how many of each.
+  struct Housekeeping {
+    int leases_expired = 0;
+    int auto_closed = 0;
+  };
+  Housekeeping housekeeping(std::int64_t now);
+
+  // Consultant digest: queues one "digest" mail per user with an email, listing new and overdue
+  // cases, unless one was queued less than `every` seconds ago or there is nothing to report.
+  // Returns the number of digests queued.
+  int queue_digests(std::int64_t now, std::int64_t every);
+
+  // The stored raw bytes of one of a case's messages (for attachment downloads); nullopt when the
+  // message does not belong to that case or its raw mail was purged.
+  std::optional<std::string> message_raw(std::string_view ref, std::int64_t message_id) const;
+
+  // Users.
+  void add_user(const User& user, std::string_view password_hash, std::int64_t now);  // @throw StoreError if taken
+  std::vector<User> list_users() const;
+  std::optional<User> find_user(std::string_view name) const;
+  std::optional<std::string> password_hash(std::string_view name) const;
+  void set_password_hash(std::string_view name, std::string_view hash, std::int64_t now);  // @throw NotFound
+
+  // Submitters. `pattern` is an address or "@domain" (stored lower case).
+  void add_submitter(std::string_view pattern, std::string_view name, std::optional<int> quota, std::int64_t now);
+  bool remove_submitter(std::string_view pattern);
+  std::vector<Submitter> list_submitters(std::int64_t now) const;
+
+  // Web sessions, keyed by the SHA-256 of the session token.
+  void create_session(std::string_view token_sha256, std::string_view user, std::string_view csrf_token,
+                      std::int64_t now, std::int64_t expires_at);
+  // The live session (expires_at > now), or nullopt.
+  std::optional<WebSession> find_session(std::string_view token_sha256, std::int64_t now) const;
+  void touch_session(std::string_view token_sha256, std::int64_t expires_at);
+  void delete_session(std::string_view token_sha256);
+
+  // The Message-IDs of replies we sent for a case (acks, answers, ...), for threading.
+  std::vector<std::string> sent_message_ids(std::int64_t case_id) const;
+  // --- end review workflow ---
+
+  // --- maintenance (backup, retention) --- queue/maintenance.cpp
+  struct BackupResult {
+    std::filesystem::path path;  // the finished copy
+    std::int64_t bytes = 0;
+    std::int64_t cases = 0;      // cases in the copy
+    int schema_version = 0;
+  };
+  // A consistent copy of the database at `source` (one read transaction of SQLite's online backup
+  // API, so writers in other connections or processes keep going) written to `dest` (mode 0600,
+  // journal mode DELETE: one self-contained file). It is written under a temporary name, checked
+  // (quick_check) and renamed into place, so `dest` never holds a partial copy. Does not migrate
+  // the source. @throw StoreError (source unreadable, dest exists or cannot be written, check failed).
+  static BackupResult backup(const std::filesystem::path& source, const std::filesystem::path& dest,
+                             std::chrono::milliseconds busy_timeout = std::chrono::milliseconds(5000));
+
+  // What retention removes; a cut-off is Unix seconds, nullopt keeps everything of that kind.
+  struct RetentionPolicy {
+    std::optional<std::int64_t> raw_mail_before;      // raw bytes of messages received before
+    std::optional<std::int64_t> closed_cases_before;  // closed cases closed before (closed_at, else updated_at)
+    std::string raw_mail_rule;                        // for audit notes, e.g. "raw_mail = 365d"
+    std::string closed_cases_rule;
+  };
+  struct PurgeReport {
+    bool dry_run = false;
+    std::int64_t raw_messages = 0;    // stored messages whose raw bytes went
+    std::int64_t raw_cases = 0;       // cases those messages belong to
+    std::int64_t quarantine_raw = 0;  // quarantined mails whose raw bytes went
+    std::int64_t outbox_raw = 0;      // sent or failed replies whose composed bytes went
+    std::int64_t raw_bytes = 0;       // bytes removed from all three
+    std::vector<std::string> closed_cases;  // refs of the closed cases removed with all their rows
+  };
+  // Applies a retention policy in one transaction: raw bytes are emptied (parsed text, codes and
+  // events stay; pending replies are never touched), closed cases are deleted with every row that
+  // refers to them. Each case that lost raw bytes gets a `raw_mail_purged` event; each removed case
+  // leaves a case-less `case_purged` event naming its ref. With dry_run the same work is done and
+  // rolled back, so the report is exact. Freed pages are overwritten (secure_delete).
+  PurgeReport purge(const RetentionPolicy& policy, std::int64_t now, bool dry_run);
+
+  // Figures for /metrics and /healthz that `snapshot()` does not hold.
+  struct OpsSnapshot {
+    std::int64_t overdue_cases = 0;    // new or in_review and past due_at (0 without the review schema)
+    std::int64_t outbox_pending = 0;
+    std::int64_t outbox_due = 0;       // pending and due now
+    std::optional<std::int64_t> oldest_due_reply_at;  // created_at of the oldest pending reply due now
+  };
+  OpsSnapshot ops_snapshot(std::int64_t now) const;
+  // --- end maintenance ---
+
+  // Opaque outside queue/ (defined in the module-internal queue/store_impl.hpp).
   struct Impl;
+
+ private:
   std::unique_ptr<Impl> impl_;
 };
 

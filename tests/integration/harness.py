@@ -46,7 +46,7 @@ def free_port():
 class Desk:
     """One casedesk instance: a temp folder with its config and store, bound to one IMAP user."""
 
-    def __init__(self, user, imap_url=None, smtp_url=None, ca_file='default', extra=''):
+    def __init__(self, user, imap_url=None, smtp_url=None, ca_file='default', extra='', web=False, metrics=False):
         p = ports()
         self.user = user
         self.dir = tempfile.mkdtemp(prefix='casedesk-it-')
@@ -72,6 +72,19 @@ timeout = "10s"
 path = "casedesk.db"
 {extra}
 ''')
+            # Listeners are off unless a test asks for them (each on a free loopback port), so
+            # tests running side by side never fight over 8080/9464.
+            self.web_port = self.metrics_port = None
+            if web and '[web]' not in extra:
+                self.web_port = free_port()
+                f.write('[web]\nlisten = "127.0.0.1:%d"\n' % self.web_port)
+            elif '[web]' not in extra:
+                f.write('[web]\nenabled = false\n')
+            if metrics and '[metrics]' not in extra:
+                self.metrics_port = free_port()
+                f.write('[metrics]\nlisten = "127.0.0.1:%d"\n' % self.metrics_port)
+            elif '[metrics]' not in extra:
+                f.write('[metrics]\nenabled = false\n')
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,326 @@
+#pragma once
+// The Store's private state and the row helpers its implementation files share (store.cpp,
+// review.cpp, maintenance.cpp). Internal to queue/: it includes SQLiteCpp.
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <cctype>
+#include <ctime>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "parsers/json.hpp"
+#include "queue/sqlite_util.hpp"
+#include "queue/store.hpp"
+
+namespace casedesk::queue {
+namespace detail {
+
+using nlohmann::json;
+
+inline std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// A blob bound from a null pointer is SQL NULL (sqlite3_bind_blob), which an empty
+// std::string_view{} has: bind a non-null pointer so empty bytes stay a zero-length blob.
+inline void bind_blob(SQLite::Statement& q, int index, std::string_view bytes) {
+  static constexpr char kEmpty[1] = {0};
+  q.bind(index, static_cast<const void*>(bytes.empty() ? kEmpty : bytes.data()), static_cast<int>(bytes.size()));
+}
+
+inline json parse_json_or(const std::string& text, json fallback) {
+  json j = json::parse(text, nullptr, false);
+  return j.is_discarded() ? fallback : j;
+}
+
+inline std::vector<std::string> string_list(const json& j) {
+  std::vector<std::string> out;
+  if (j.is_array())
+    for (const auto& v : j)
+      if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+inline parsers::Code code_from_row(SQLite::Statement& q) {
+  parsers::Code c;
+  c.code = q.getColumn(0).getString();
+  c.system = parsers::code_system_from_string(q.getColumn(1).getString()).value_or(parsers::CodeSystem::cpt);
+  c.modifiers = string_list(parse_json_or(q.getColumn(2).getString(), json::array()));
+  if (!q.getColumn(3).isNull()) c.units = q.getColumn(3).getInt();
+  c.range_end = col_opt_str(q.getColumn(4));
+  c.found_in = string_list(parse_json_or(q.getColumn(5).getString(), json::array()));
+  c.status = col_opt_str(q.getColumn(7));
+  c.notes = string_list(parse_json_or(q.getColumn(8).getString(), json::array()));
+  json mentions = parse_json_or(q.getColumn(6).getString(), json::array());
+  for (const auto& m : mentions) {
+    parsers::CodeMention cm;
+    cm.where = m.value("where", "");
+    cm.start = m.value("start", std::size_t{0});
+    cm.end = m.value("end", std::size_t{0});
+    cm.modifiers = string_list(m.value("modifiers", json::array()));
+    if (m.contains("units") && m["units"].is_number_integer()) cm.units = m["units"].get<int>();
+    c.mentions.push_back(std::move(cm));
+  }
+  return c;
+}
+
+
+inline OutboxState outbox_state_from_string(std::string_view s) {
+  if (s == "sent") return OutboxState::sent;
+  if (s == "failed") return OutboxState::failed;
+  return OutboxState::pending;
+}
+
+}  // namespace detail
+
+using detail::bind_opt;
+using detail::col_opt_i64;
+using detail::col_opt_str;
+using detail::code_from_row;
+using detail::lower;
+using detail::outbox_state_from_string;
+using detail::parse_json_or;
+using detail::string_list;
+
+struct Store::Impl {
+  using json = nlohmann::json;
+  StoreOptions options;
+  SQLite::Database db;
+
+  explicit Impl(StoreOptions opts)
+      : options(std::move(opts)),
+        db(options.path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX,
+           static_cast<int>(options.busy_timeout.count())) {}
+
+  void add_event(std::optional<std::int64_t> case_id, std::int64_t at, std::string_view actor, std::string_view kind,
+                 std::optional<std::string> from, std::optional<std::string> to, std::string_view note) {
+    SQLite::Statement q(db,
+                        "INSERT INTO events(case_id, at, actor, kind, from_state, to_state, note) "
+                        "VALUES(?,?,?,?,?,?,?)");
+    bind_opt(q, 1, case_id);
+    q.bind(2, at);
+    q.bind(3, std::string(actor));
+    q.bind(4, std::string(kind));
+    bind_opt(q, 5, from);
+    bind_opt(q, 6, to);
+    q.bind(7, std::string(note));
+    q.exec();
+  }
+
+  void record_uid(const MailSource& s, std::string_view outcome, std::optional<std::int64_t> case_id,
+                  std::optional<std::int64_t> quarantine_id, std::int64_t now) {
+    SQLite::Statement q(db,
+                        "INSERT INTO mailbox_uids(mailbox, uidvalidity, uid, outcome, case_id, quarantine_id, "
+                        "recorded_at) VALUES(?,?,?,?,?,?,?) ON CONFLICT(mailbox, uidvalidity, uid) DO NOTHING");
+    q.bind(1, s.mailbox);
+    q.bind(2, s.uidvalidity);
+    q.bind(3, s.uid);
+    q.bind(4, std::string(outcome));
+    bind_opt(q, 5, case_id);
+    bind_opt(q, 6, quarantine_id);
+    q.bind(7, now);
+    q.exec();
+  }
+
+  // The case an identical earlier mail created, if any; `reused` is set when a different mail
+  // carried the same Message-ID.
+  std::optional<std::int64_t> find_duplicate(const IncomingMail& mail, const std::string& sha,
+                                             std::optional<std::int64_t>& reused) {
+    const auto& m = mail.message;
+    if (m.message_id && !m.message_id->empty()) {
+      SQLite::Statement q(db,
+                          "SELECT case_id, from_addr, date, date_raw, raw_sha256 FROM messages "
+                          "WHERE message_id = ? AND direction = 'in' ORDER BY id");
+      q.bind(1, *m.message_id);
+      while (q.executeStep()) {
+        std::int64_t case_id = q.getColumn(0).getInt64();
+        auto from = col_opt_str(q.getColumn(1));
+        auto date = col_opt_str(q.getColumn(2));
+        auto date_raw = col_opt_str(q.getColumn(3));
+        bool same_sender = lower(from.value_or("")) == lower(m.from_addr.value_or(""));
+        bool same_date = date && m.date ? *date == *m.date : date_raw == m.date_raw;
+        if ((same_sender && same_date) || q.getColumn(4).getString() == sha) return case_id;
+        reused = case_id;
+      }
+      return std::nullopt;
+    }
+    SQLite::Statement q(db, "SELECT case_id FROM messages WHERE raw_sha256 = ? AND direction = 'in' LIMIT 1");
+    q.bind(1, sha);
+    if (q.executeStep()) return q.getColumn(0).getInt64();
+    return std::nullopt;
+  }
+
+  std::vector<parsers::Code> codes_of(std::int64_t case_id) {
+    std::vector<parsers::Code> out;
+    SQLite::Statement q(db,
+                        "SELECT code, system, modifiers_json, units, range_end, found_in_json, mentions_json, "
+                        "status, notes_json FROM codes WHERE case_id = ? ORDER BY id");
+    q.bind(1, case_id);
+    while (q.executeStep()) out.push_back(code_from_row(q));
+    return out;
+  }
+
+  // The columns case_from_row reads, for `SELECT kCaseColumns FROM cases c ...`.
+  static constexpr const char* kCaseColumns =
+      "c.id, c.ref, c.status, c.ack_state, c.ack_reason, c.submitter_addr, c.submitter_name, c.subject, c.created_at, "
+      "c.updated_at, c.code_notes_json, c.priority, c.owner, c.lease_until, c.due_at, c.status_changed_at, c.phi_json, "
+      "c.suggestions_json, (SELECT count(*) FROM messages m WHERE m.case_id = c.id)";
+
+  static bool is_open_for_sla(std::string_view status) { return status == "new" || status == "in_review"; }
+
+  static std::vector<Suggestion> suggestions_from_json(const std::string& text) {
+    std::vector<Suggestion> out;
+    for (const auto& s : parse_json_or(text, json::array())) {
+      if (!s.is_object()) continue;
+      out.push_back(Suggestion{s.value("code", ""), s.value("system", ""), s.value("description", ""),
+                               s.value("score", 0.0)});
+    }
+    return out;
+  }
+
+  static json suggestions_to_json(const std::vector<Suggestion>& list) {
+    json out = json::array();
+    for (const auto& s : list)
+      out.push_back({{"code", s.code}, {"system", s.system}, {"description", s.description}, {"score", s.score}});
+    return out;
+  }
+
+  // Enqueue parts (store.cpp).
+  void insert_codes(std::int64_t case_id, std::int64_t message_row, const std::vector<parsers::Code>& codes,
+                    bool skip_known);
+  std::int64_t insert_message(std::int64_t case_id, const IncomingMail& mail, const std::string& sha,
+                              const std::string& body_text, const std::vector<std::string>& warnings, std::int64_t now);
+  void queue_reply(std::int64_t case_id, std::string_view kind, const std::string& to_addr, std::int64_t now,
+                   const std::optional<std::string>& body_text = std::nullopt,
+                   const std::optional<std::string>& author = std::nullopt,
+                   std::optional<std::int64_t> message_row = std::nullopt);
+  // The case this mail follows up on (our reference or Message-IDs, from the case's submitter).
+  std::optional<std::int64_t> find_thread(const IncomingMail& mail);
+  // "unknown_sender" / "over_quota" when a new case from `addr` is refused, else nullopt.
+  std::optional<std::string> submitter_refusal(const std::string& addr, std::int64_t now);
+
+  CaseSummary case_from_row(SQLite::Statement& q, std::int64_t now) {
+    CaseSummary c = case_from_row(q);
+    c.overdue = is_open_for_sla(c.status) && c.due_at > 0 && c.due_at < now;
+    return c;
+  }
+
+  CaseSummary case_from_row(SQLite::Statement& q) {
+    CaseSummary c;
+    c.id = q.getColumn(0).getInt64();
+    c.ref = q.getColumn(1).getString();
+    c.status = q.getColumn(2).getString();
+    c.ack_state = ack_state_from_string(q.getColumn(3).getString()).value_or(AckState::pending);
+    c.ack_reason = col_opt_str(q.getColumn(4));
+    c.submitter_addr = q.getColumn(5).getString();
+    c.submitter_name = q.getColumn(6).getString();
+    c.subject = q.getColumn(7).getString();
+    c.created_at = q.getColumn(8).getInt64();
+    c.updated_at = q.getColumn(9).getInt64();
+    c.code_notes = string_list(parse_json_or(q.getColumn(10).getString(), json::array()));
+    c.priority = q.getColumn(11).getString();
+    c.owner = col_opt_str(q.getColumn(12));
+    c.lease_until = col_opt_i64(q.getColumn(13));
+    c.due_at = q.getColumn(14).getInt64();
+    c.status_changed_at = q.getColumn(15).getInt64();
+    c.phi = string_list(parse_json_or(q.getColumn(16).getString(), json::array()));
+    c.suggestions = suggestions_from_json(q.getColumn(17).getString());
+    c.message_count = q.getColumn(18).getInt64();
+    c.overdue = is_open_for_sla(c.status) && c.due_at > 0 && c.due_at < static_cast<std::int64_t>(std::time(nullptr));
+    return c;
+  }
+
+  std::vector<OutboxItem> outbox_rows(const std::string& where, const std::function<void(SQLite::Statement&)>& bind) {
+    std::vector<OutboxItem> out;
+    SQLite::Statement q(db,
+                        "SELECT o.id, o.case_id, coalesce(c.ref, 'quarantine ' || o.quarantine_id), o.kind, o.state, "
+                        "o.message_id, o.to_addr, o.raw, o.attempts, "
+                        "o.next_attempt_at, o.last_error, o.created_at, o.sent_at "
+                        ", o.quarantine_id, o.body_text, o.author, o.message_row FROM outbox o LEFT JOIN cases c ON c.id = o.case_id WHERE " +
+                            where);
+    bind(q);
+    while (q.executeStep()) {
+      OutboxItem it;
+      it.id = q.getColumn(0).getInt64();
+      it.case_id = q.getColumn(1).getInt64();
+      it.case_ref = q.getColumn(2).getString();
+      it.kind = q.getColumn(3).getString();
+      it.state = outbox_state_from_string(q.getColumn(4).getString());
+      it.message_id = col_opt_str(q.getColumn(5));
+      it.to_addr = col_opt_str(q.getColumn(6));
+      if (!q.getColumn(7).isNull())
+        it.raw = std::string(static_cast<const char*>(q.getColumn(7).getBlob()), q.getColumn(7).getBytes());
+      it.attempts = q.getColumn(8).getInt();
+      it.next_attempt_at = q.getColumn(9).getInt64();
+      it.last_error = col_opt_str(q.getColumn(10));
+      it.created_at = q.getColumn(11).getInt64();
+      it.sent_at = col_opt_i64(q.getColumn(12));
+      it.quarantine_id = col_opt_i64(q.getColumn(13));
+      it.body_text = col_opt_str(q.getColumn(14));
+      it.author = col_opt_str(q.getColumn(15));
+      it.message_row = col_opt_i64(q.getColumn(16));
+      out.push_back(std::move(it));
+    }
+    return out;
+  }
+
+  std::optional<CaseDetail> detail(std::optional<CaseSummary> summary) {
+    if (!summary) return std::nullopt;
+    CaseDetail d;
+    d.summary = std::move(*summary);
+    d.summary.codes = codes_of(d.summary.id);
+    SQLite::Statement m(db,
+                        "SELECT id, direction, message_id, from_addr, from_name, reply_to_addr, reply_to_name, "
+                        "subject, date, in_reply_to, references_json, received_at, length(raw), body_source, "
+                        "body_text, warnings_json, mailbox, uidvalidity, uid FROM messages WHERE case_id = ? "
+                        "ORDER BY id");
+    m.bind(1, d.summary.id);
+    while (m.executeStep()) {
+      StoredMessage s;
+      s.id = m.getColumn(0).getInt64();
+      s.direction = m.getColumn(1).getString();
+      s.message_id = col_opt_str(m.getColumn(2));
+      s.from_addr = col_opt_str(m.getColumn(3));
+      s.from_name = col_opt_str(m.getColumn(4));
+      if (!m.getColumn(5).isNull())
+        s.reply_to = parsers::Address{m.getColumn(5).getString(), m.getColumn(6).getString()};
+      s.subject = col_opt_str(m.getColumn(7));
+      s.date = col_opt_str(m.getColumn(8));
+      s.in_reply_to = col_opt_str(m.getColumn(9));
+      s.references = string_list(parse_json_or(m.getColumn(10).getString(), json::array()));
+      s.received_at = m.getColumn(11).getInt64();
+      s.size = m.getColumn(12).getInt64();
+      s.body_source = m.getColumn(13).getString();
+      s.body_text = m.getColumn(14).getString();
+      s.warnings = string_list(parse_json_or(m.getColumn(15).getString(), json::array()));
+      if (!m.getColumn(16).isNull())
+        s.source = MailSource{m.getColumn(16).getString(), m.getColumn(17).getInt64(), m.getColumn(18).getInt64()};
+      d.messages.push_back(std::move(s));
+    }
+    SQLite::Statement e(db,
+                        "SELECT id, at, actor, kind, from_state, to_state, note FROM events WHERE case_id = ? "
+                        "ORDER BY id");
+    e.bind(1, d.summary.id);
+    while (e.executeStep()) {
+      d.events.push_back(Event{e.getColumn(0).getInt64(), e.getColumn(1).getInt64(), e.getColumn(2).getString(),
+                               e.getColumn(3).getString(), col_opt_str(e.getColumn(4)), col_opt_str(e.getColumn(5)),
+                               e.getColumn(6).getString()});
+    }
+    SQLite::Statement n(db, "SELECT id, at, author, text FROM notes WHERE case_id = ? ORDER BY id");
+    n.bind(1, d.summary.id);
+    while (n.executeStep())
+      d.notes.push_back(Note{n.getColumn(0).getInt64(), n.getColumn(1).getInt64(), n.getColumn(2).getString(),
+                             n.getColumn(3).getString()});
+    std::int64_t id = d.summary.id;
+    d.outbox = outbox_rows("o.case_id = ? ORDER BY o.id", [id](SQLite::Statement& q) { q.bind(1, id); });
+    return d;
+  }
+};
+
+}  // namespace casedesk::queue
