@@ -30,3 +30,10 @@ add_library(casedesk_asio INTERFACE)
 target_link_libraries(casedesk_asio INTERFACE Boost::headers Threads::Threads)
 target_compile_options(casedesk_asio INTERFACE -include utility)
 target_compile_definitions(casedesk_asio INTERFACE BOOST_ASIO_NO_DEPRECATED)
+
+# sd_notify (READY, STATUS, WATCHDOG) for the systemd unit; only daemon/systemd_notify.cpp uses it.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+
+# argon2id password hashes for consultants' accounts; only daemon/password.cpp uses it.
+pkg_check_modules(LIBSODIUM REQUIRED IMPORTED_TARGET libsodium)

@@ -14,6 +14,13 @@ json opt(const std::optional<T>& v) {
   return v ? json(*v) : json(nullptr);
 }
 
+json suggestions_json(const std::vector<queue::Suggestion>& suggestions) {
+  json arr = json::array();
+  for (const auto& s : suggestions)
+    arr.push_back({{"code", s.code}, {"system", s.system}, {"description", s.description}, {"score", s.score}});
+  return arr;
+}
+
 }  // namespace
 
 std::string iso_utc(std::int64_t epoch) {
@@ -36,6 +43,17 @@ json case_summary_json(const queue::CaseSummary& c) {
       {"created_at", iso_utc(c.created_at)},
       {"updated_at", iso_utc(c.updated_at)},
       {"codes", parsers::to_json(c.codes)},
+      {"code_notes", c.code_notes},
+      {"priority", c.priority},
+      {"owner", opt(c.owner)},
+      {"lease_until", c.lease_until ? json(iso_utc(*c.lease_until)) : json(nullptr)},
+      {"received_at", iso_utc(c.created_at)},
+      {"due_at", iso_utc(c.due_at)},
+      {"overdue", c.overdue},
+      {"status_changed_at", iso_utc(c.status_changed_at)},
+      {"message_count", c.message_count},
+      {"phi", c.phi},
+      {"suggestions", suggestions_json(c.suggestions)},
   };
 }
 
@@ -87,9 +105,14 @@ json case_detail_json(const queue::CaseDetail& c) {
                       {"next_attempt_at", iso_utc(o.next_attempt_at)},
                       {"last_error", opt(o.last_error)},
                       {"created_at", iso_utc(o.created_at)},
-                      {"sent_at", o.sent_at ? json(iso_utc(*o.sent_at)) : json(nullptr)}});
+                      {"sent_at", o.sent_at ? json(iso_utc(*o.sent_at)) : json(nullptr)},
+                      {"author", opt(o.author)}});
   }
   j["outbox"] = std::move(outbox);
+  json notes = json::array();
+  for (const auto& n : c.notes)
+    notes.push_back({{"id", n.id}, {"at", iso_utc(n.at)}, {"author", n.author}, {"text", n.text}});
+  j["notes"] = std::move(notes);
   return j;
 }
 

@@ -13,10 +13,12 @@ namespace casedesk::daemon {
 std::string iso_utc(std::int64_t epoch);
 
 // {"ref","status","ack_state","ack_reason","submitter":{"addr","name"},"subject","created_at",
-//  "updated_at","codes":[...]}
+//  "updated_at","codes":[...],"code_notes","priority","owner","lease_until","received_at","due_at",
+//  "overdue","status_changed_at","message_count","phi","suggestions"}. Times are ISO 8601 UTC; owner
+//  and lease_until are null when unclaimed. Fields are added over time, never renamed.
 nlohmann::json case_summary_json(const queue::CaseSummary& c);
 
-// The summary plus "messages", "events" and "outbox".
+// The summary plus "messages", "events", "outbox" and "notes" (internal notes: id, at, author, text).
 nlohmann::json case_detail_json(const queue::CaseDetail& c);
 
 }  // namespace casedesk::daemon

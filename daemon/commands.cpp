@@ -16,6 +16,7 @@
 #include "daemon/intake.hpp"
 #include "daemon/codes_commands.hpp"
 #include "daemon/service.hpp"
+#include "daemon/store_options.hpp"
 #include "parsers/case_ref.hpp"
 #include "parsers/code_validation.hpp"
 #include "parsers/codes.hpp"
@@ -110,6 +111,7 @@ int cmd_parse(const std::vector<std::string>& files, bool as_json, const std::op
     std::vector<std::string> code_notes;
     std::vector<std::string> unattached_modifiers;
     std::vector<std::string> phi;  // kinds only; never logged
+    std::vector<parsers::Suggestion> suggestions;  // from the narrative; never mixed into `codes`
     parsers::Message message;
     if (raw) {
       message = parsers::parse_message(*raw);
@@ -117,7 +119,11 @@ int cmd_parse(const std::vector<std::string>& files, bool as_json, const std::op
       codes = std::move(extraction.codes);
       unattached_modifiers = std::move(extraction.unattached_modifiers);
       phi = parsers::detect_phi(parsers::code_sources(message));
-      if (code_sets) code_notes = parsers::validate_codes(codes, code_sets.get());
+      if (code_sets) {
+        parsers::add_pcs_by_table(codes, parsers::code_sources(message), code_sets.get());
+        code_notes = parsers::validate_codes(codes, code_sets.get());
+        suggestions = parsers::suggest_codes(code_sets.get(), message, codes);
+      }
     } else {
       rc = 1;
     }
@@ -127,6 +133,15 @@ int cmd_parse(const std::vector<std::string>& files, bool as_json, const std::op
     j["unattached_modifiers"] = unattached_modifiers;
     j["phi"] = phi;
     j["notes"] = code_notes;
+    if (code_sets) {
+      json list = json::array();
+      for (const auto& s : suggestions)
+        list.push_back({{"code", s.code},
+                        {"system", std::string(parsers::to_string(s.system))},
+                        {"description", s.description},
+                        {"score", s.score}});
+      j["suggestions"] = std::move(list);
+    }
     auto ref = message.subject ? parsers::find_case_ref(*message.subject, prefix) : std::nullopt;
     j["case_ref"] = ref ? json(*ref) : json(nullptr);
     j["error"] = raw ? json(nullptr) : json(error);
@@ -172,83 +187,10 @@ int cmd_serve(const std::filesystem::path& file, bool once, std::ostream& err) {
   }
 }
 
-int cmd_queue_list(const std::filesystem::path& file, bool as_json, std::ostream& out, std::ostream& err) {
-  auto cfg = load_or_report(file, false, err);
-  if (!cfg) return kExitConfig;
-  queue::Store store(queue::StoreOptions{cfg->store.path, cfg->desk.case_prefix});
-  auto cases = store.list_cases();
-  if (as_json) {
-    json arr = json::array();
-    for (const auto& c : cases) arr.push_back(case_summary_json(c));
-    out << arr.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
-    return kExitOk;
-  }
-  out << std::left << std::setw(11) << "REF" << std::setw(10) << "STATUS" << std::setw(11) << "ACK" << std::setw(21)
-      << "CREATED" << std::setw(28) << "CODES"
-      << "SUBJECT\n";
-  for (const auto& c : cases) {
-    std::string codes = codes_text(c.codes);
-    if (codes.size() > 26) codes = codes.substr(0, 23) + "...";
-    out << std::left << std::setw(11) << c.ref << std::setw(10) << c.status << std::setw(11)
-        << queue::to_string(c.ack_state) << std::setw(21) << iso_utc(c.created_at) << std::setw(28) << codes
-        << c.subject << "\n";
-  }
-  out << cases.size() << " case(s)\n";
-  return kExitOk;
-}
-
-int cmd_queue_show(const std::filesystem::path& file, const std::string& ref, bool as_json, std::ostream& out,
-                   std::ostream& err) {
-  auto cfg = load_or_report(file, false, err);
-  if (!cfg) return kExitConfig;
-  queue::Store store(queue::StoreOptions{cfg->store.path, cfg->desk.case_prefix});
-  auto c = store.get_case(ref);
-  if (!c) {
-    err << "no case " << ref << "\n";
-    return 1;
-  }
-  if (as_json) {
-    out << case_detail_json(*c).dump(2, ' ', false, json::error_handler_t::replace) << "\n";
-    return kExitOk;
-  }
-  const auto& s = c->summary;
-  out << s.ref << "  " << s.status << "  ack " << queue::to_string(s.ack_state);
-  if (s.ack_reason) out << " (" << *s.ack_reason << ")";
-  out << "\n";
-  out << "Subject:   " << s.subject << "\n";
-  out << "Submitter: " << s.submitter_name << (s.submitter_name.empty() ? "" : " ") << "<" << s.submitter_addr
-      << ">\n";
-  out << "Created:   " << iso_utc(s.created_at) << "\n";
-  out << "Codes:\n";
-  for (const auto& code : s.codes) {
-    out << "  " << std::left << std::setw(10) << code.code << std::setw(11) << parsers::to_string(code.system);
-    if (!code.modifiers.empty()) {
-      out << "mod";
-      for (const auto& m : code.modifiers) out << " " << m;
-    }
-    if (code.units) out << "  units " << *code.units;
-    if (code.range_end) out << "  through " << *code.range_end;
-    out << "\n";
-  }
-  for (const auto& m : c->messages) {
-    out << "\n--- " << (m.direction == "in" ? "received " : "sent ") << iso_utc(m.received_at) << " "
-        << m.message_id.value_or("") << "\n";
-    out << m.body_text << "\n";
-  }
-  out << "\nEvents:\n";
-  for (const auto& e : c->events) {
-    out << "  " << iso_utc(e.at) << "  " << e.actor << "  " << e.kind;
-    if (e.to_state) out << " -> " << *e.to_state;
-    if (!e.note.empty()) out << "  (" << e.note << ")";
-    out << "\n";
-  }
-  return kExitOk;
-}
-
 int cmd_status(const std::filesystem::path& file, bool as_json, std::ostream& out, std::ostream& err) {
   auto cfg = load_or_report(file, false, err);
   if (!cfg) return kExitConfig;
-  queue::Store store(queue::StoreOptions{cfg->store.path, cfg->desk.case_prefix});
+  queue::Store store(store_options(*cfg));
   const auto counters = store.counters();
   const auto snap = store.snapshot();
   json j;
@@ -297,7 +239,7 @@ int cmd_status(const std::filesystem::path& file, bool as_json, std::ostream& ou
 int cmd_quarantine_list(const std::filesystem::path& file, bool as_json, std::ostream& out, std::ostream& err) {
   auto cfg = load_or_report(file, false, err);
   if (!cfg) return kExitConfig;
-  queue::Store store(queue::StoreOptions{cfg->store.path, cfg->desk.case_prefix});
+  queue::Store store(store_options(*cfg));
   auto records = store.list_quarantine();
   if (as_json) {
     json arr = json::array();
@@ -329,10 +271,14 @@ int cmd_quarantine_list(const std::filesystem::path& file, bool as_json, std::os
 int cmd_quarantine_retry(const std::filesystem::path& file, std::int64_t id, std::ostream& out, std::ostream& err) {
   auto cfg = load_or_report(file, false, err);
   if (!cfg) return kExitConfig;
-  queue::Store store(queue::StoreOptions{cfg->store.path, cfg->desk.case_prefix});
+  queue::Store store(store_options(*cfg));
   auto raw = store.quarantined_raw(id);
   if (!raw) {
     err << "no quarantined mail " << id << "\n";
+    return 1;
+  }
+  if (raw->empty()) {  // casedesk purge removed it ([retention] raw_mail)
+    err << "quarantined mail " << id << " has no bytes left (removed by retention)\n";
     return 1;
   }
   IntakeOptions options;

@@ -19,9 +19,7 @@ int cmd_check_config(const std::filesystem::path& file, std::ostream& out, std::
 int cmd_parse(const std::vector<std::string>& files, bool json, const std::optional<std::filesystem::path>& config,
               std::ostream& out, std::ostream& err, const std::optional<std::filesystem::path>& codes_db = std::nullopt);
 int cmd_serve(const std::filesystem::path& config, bool once, std::ostream& err);
-int cmd_queue_list(const std::filesystem::path& config, bool json, std::ostream& out, std::ostream& err);
-int cmd_queue_show(const std::filesystem::path& config, const std::string& ref, bool json, std::ostream& out,
-                   std::ostream& err);
+// queue list / show and the review workflow: daemon/review_commands.hpp.
 
 int cmd_status(const std::filesystem::path& config, bool json, std::ostream& out, std::ostream& err);
 int cmd_quarantine_list(const std::filesystem::path& config, bool json, std::ostream& out, std::ostream& err);

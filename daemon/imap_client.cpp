@@ -253,6 +253,41 @@ void ImapClient::move(std::int64_t uid, const std::string& folder) {
   perform(mailbox_url(mailbox()), "UID EXPUNGE " + id, false);
 }
 
+namespace {
+
+// "3,5:9,12" for sorted UIDs.
+std::string uid_set(std::vector<std::int64_t> uids) {
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  std::string out;
+  for (std::size_t i = 0; i < uids.size();) {
+    std::size_t j = i;
+    while (j + 1 < uids.size() && uids[j + 1] == uids[j] + 1) ++j;
+    if (!out.empty()) out += ',';
+    out += std::to_string(uids[i]);
+    if (j > i) out += ':' + std::to_string(uids[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+void ImapClient::move_many(const std::vector<std::int64_t>& uids, const std::string& folder) {
+  if (uids.empty()) return;
+  if (uids.size() == 1) return move(uids.front(), folder);
+  const std::string set = uid_set(uids);
+  try {
+    perform(mailbox_url(mailbox()), "UID MOVE " + set + " " + imap_quote(folder), false);
+    return;
+  } catch (const MailError& e) {
+    if (e.kind() != MailError::Kind::command) throw;
+  }
+  perform(mailbox_url(mailbox()), "UID COPY " + set + " " + imap_quote(folder), false);
+  perform(mailbox_url(mailbox()), "UID STORE " + set + " +FLAGS.SILENT (\\Deleted)", false);
+  perform(mailbox_url(mailbox()), "UID EXPUNGE " + set, false);
+}
+
 void ImapClient::ensure_folder(const std::string& folder) {
   try {
     perform(base_url(), "CREATE " + imap_quote(folder), false);

@@ -65,6 +65,9 @@ class ImapClient {
   std::string fetch(std::int64_t uid);
   // UID MOVE to folder; falls back to COPY + \Deleted + UID EXPUNGE. @throw MailError
   void move(std::int64_t uid, const std::string& folder);
+  // Moves several messages in one command (UID MOVE with a UID set); without MOVE: COPY, flag and
+  // UID EXPUNGE of just those UIDs. @throw MailError (command: the server refused the whole set)
+  void move_many(const std::vector<std::int64_t>& uids, const std::string& folder);
   // CREATE folder; an existing folder is not an error. @throw MailError (unreachable only)
   void ensure_folder(const std::string& folder);
 

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <chrono>
 
 #include "parsers/code_validation.hpp"
 #include "parsers/codes.hpp"
 #include "parsers/message.hpp"
+#include "parsers/phi.hpp"
 
 namespace casedesk::daemon {
 namespace {
@@ -25,6 +28,19 @@ std::optional<std::pair<queue::OutboxItem, std::string>> bounced_reply(const que
                                                                       const std::string& own_domain) {
   const auto& m = mail.message;
   if (!m.automated) return std::nullopt;
+  // Only a delivery report is a bounce: a multipart/report delivery-status, or mail from the
+  // mailer daemon (plain-text bounces). An out-of-office reply also names our Message-ID (in
+  // In-Reply-To) but says nothing about delivery.
+  const std::string from = lower(m.from_addr.value_or(""));
+  const std::string local = from.substr(0, from.rfind('@'));
+  bool report = local == "mailer-daemon" || local == "postmaster";
+  for (const auto& [name, value] : m.headers) {
+    if (lower(name) != "content-type") continue;
+    const std::string v = lower(value);
+    if (v.find("multipart/report") != std::string::npos && v.find("disposition-notification") == std::string::npos)
+      report = true;
+  }
+  if (!report) return std::nullopt;
   const std::string& raw = mail.raw;
   const std::string suffix = "@" + own_domain + ">";
   for (std::size_t end = raw.find(suffix); end != std::string::npos; end = raw.find(suffix, end + 1)) {
@@ -55,10 +71,20 @@ queue::IncomingMail prepare_incoming(std::string raw, std::optional<queue::MailS
   queue::IncomingMail mail;
   mail.message = parsers::parse_message(raw);
   mail.codes = parsers::extract_codes(mail.message);
-  if (options.code_sets) mail.code_notes = parsers::validate_codes(mail.codes, options.code_sets);
+  // Kinds only: the matched text never leaves detect_phi, and the kinds are not logged here.
+  mail.phi = parsers::detect_phi(parsers::code_sources(mail.message));
+  if (options.code_sets) {
+    parsers::add_pcs_by_table(mail.codes, parsers::code_sources(mail.message), options.code_sets);
+    mail.code_notes = parsers::validate_codes(mail.codes, options.code_sets);
+    for (auto& s : parsers::suggest_codes(options.code_sets, mail.message, mail.codes))
+      mail.suggestions.push_back(
+          queue::Suggestion{std::move(s.code), std::string(parsers::to_string(s.system)), std::move(s.description), s.score});
+  }
   mail.raw = std::move(raw);
   mail.source = std::move(source);
   mail.suppress_ack_reason = ack_suppression_reason(mail.message, options.own_addresses);
+  // Automated mail (auto-reply, list, report, our own): a follow-up of it only becomes a note.
+  mail.automated = mail.suppress_ack_reason.has_value();
   return mail;
 }
 
@@ -106,6 +132,49 @@ IntakeStats run_intake_pass(ImapClient& imap, queue::Store& store, const IntakeO
   const auto listing = imap.list_messages(status.uidnext);
   stats.seen = static_cast<int>(listing.size());
   spdlog::debug("intake: mailbox has {} message(s), uidvalidity {}", listing.size(), status.uidvalidity);
+  if (const auto last = store.last_uidvalidity(imap.mailbox()); last && *last != status.uidvalidity) {
+    // The server renumbered the mailbox: old UID records no longer apply. Mail seen before is
+    // recognised by Message-ID, sender and Date (or its bytes) and recorded as a duplicate.
+    stats.uidvalidity_changed = true;
+    spdlog::warn("intake: UIDVALIDITY of {} changed from {} to {}; UIDs are matched afresh, mail seen before "
+                 "is recognised as a duplicate",
+                 imap.mailbox(), *last, status.uidvalidity);
+  }
+
+  // Moves to one folder go out in batches: one UID MOVE per kMoveBatch mails instead of one each
+  // (fewer round trips, and one expunge for the batch).
+  constexpr std::size_t kMoveBatch = 50;
+  std::map<std::string, std::vector<queue::MailSource>> pending_moves;
+  auto flush_moves = [&](const std::string& folder) {
+    auto& batch = pending_moves[folder];
+    if (batch.empty()) return;
+    auto moved = [&](const queue::MailSource& s) {
+      store.mark_moved(s, options.now());
+      ++stats.moved;
+    };
+    std::vector<std::int64_t> uids;
+    for (const auto& s : batch) uids.push_back(s.uid);
+    try {
+      imap.move_many(uids, folder);
+      store.mark_moved(batch, options.now());
+      stats.moved += static_cast<int>(batch.size());
+    } catch (const MailError& e) {
+      if (e.kind() != MailError::Kind::command) throw;
+      // One by one, so a single bad UID does not hold the others back.
+      for (const auto& s : batch) {
+        try {
+          imap.move(s.uid, folder);
+          moved(s);
+        } catch (const MailError& e1) {
+          if (e1.kind() != MailError::Kind::command) throw;
+          ++stats.move_failures;
+          spdlog::warn("intake: uid {} stays in {} (move to {} failed, retried next pass): {}", s.uid,
+                       imap.mailbox(), folder, e1.what());
+        }
+      }
+    }
+    batch.clear();
+  };
 
   for (const auto& info : listing) {
     const std::int64_t uid = info.uid;
@@ -188,11 +257,28 @@ IntakeStats run_intake_pass(ImapClient& imap, queue::Store& store, const IntakeO
         if (result.outcome == queue::EnqueueResult::Outcome::created) {
           ++stats.created;
           if (mail->suppress_ack_reason) ++stats.suppressed;
+          if (info.internal_date >= 0 && !(options.ack_cutoff > 0 && info.internal_date < options.ack_cutoff)) {
+            const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch());
+            stats.latencies.push_back(std::max(0.0, static_cast<double>(now_ms.count()) / 1000.0 -
+                                                        static_cast<double>(info.internal_date)));
+          }
           spdlog::info("intake: uid {} -> case {} ({} code(s), ack {})", uid, result.case_ref, mail->codes.size(),
                        mail->suppress_ack_reason ? "suppressed" : "queued");
+        } else if (result.outcome == queue::EnqueueResult::Outcome::followup) {
+          ++stats.followups;
+          spdlog::info("intake: uid {} is a follow-up on case {} ({} -> {})", uid, result.case_ref,
+                       result.from_status.value_or("?"), result.to_status.value_or("?"));
+        } else if (result.outcome == queue::EnqueueResult::Outcome::note) {
+          ++stats.followups;
+          spdlog::info("intake: uid {} is automated mail on case {}, kept as a note", uid, result.case_ref);
         } else {
           ++stats.duplicates;
           spdlog::info("intake: uid {} is a duplicate of case {}", uid, result.case_ref);
+        }
+        if (result.rejected) {
+          ++stats.rejected;
+          spdlog::info("intake: case {} stored as rejected: {}", result.case_ref, *result.rejected);
         }
         for (const auto& w : result.warnings) spdlog::warn("intake: uid {} case {}: {}", uid, result.case_ref, w);
         folder = options.processed_folder;
@@ -203,17 +289,13 @@ IntakeStats run_intake_pass(ImapClient& imap, queue::Store& store, const IntakeO
         folder = options.failed_folder;
       }
     }
-    try {
-      imap.move(uid, folder);
-      store.mark_moved(source, options.now());
-      ++stats.moved;
-    } catch (const MailError& e) {
-      if (e.kind() != MailError::Kind::command) throw;
-      ++stats.move_failures;
-      spdlog::warn("intake: uid {} stays in {} (move to {} failed, retried next pass): {}", uid, imap.mailbox(),
-                   folder, e.what());
-    }
+    // Committed: the move may wait for a batch (a crash now leaves a UID record, and the next
+    // pass finishes the move).
+    auto& batch = pending_moves[folder];
+    batch.push_back(source);
+    if (batch.size() >= kMoveBatch) flush_moves(folder);
   }
+  for (auto& [folder, batch] : pending_moves) flush_moves(folder);
   return stats;
 }
 

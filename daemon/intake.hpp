@@ -41,6 +41,11 @@ struct IntakeStats {
   int imported = 0;     // old mail at first start: cases without an ack
   int too_large = 0;    // quarantined without fetching the body
   int bounces = 0;      // delivery reports for our own replies (no case)
+  int followups = 0;    // mail attached to an existing case (replies of its submitter, their auto-replies)
+  int rejected = 0;     // new cases stored as rejected (unknown sender, over quota)
+  bool uidvalidity_changed = false;  // the mailbox was renumbered since the last recorded UID
+  // Per new case (not imported): seconds from the server's INTERNALDATE to the commit (/metrics).
+  std::vector<double> latencies;
 };
 
 // The reason no acknowledgement is due for a mail, or nullopt when one is.

@@ -6,11 +6,16 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+
 #include <iostream>
 
 #include "daemon/codes_commands.hpp"
 #include "daemon/commands.hpp"
 #include "daemon/curl_handle.hpp"
+#include "daemon/logging.hpp"
+#include "daemon/maintenance_commands.hpp"
+#include "daemon/review_commands.hpp"
 #include "daemon/service.hpp"
 
 #ifndef CASEDESK_VERSION
@@ -20,10 +25,8 @@
 int main(int argc, char** argv) {
   using namespace casedesk::daemon;
   CurlGlobal curl_global;  // before any thread
-  auto logger = spdlog::stderr_color_mt("casedesk");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  spdlog::cfg::load_env_levels();  // SPDLOG_LEVEL=debug
+  setup_logging();  // journald-aware; SPDLOG_LEVEL=debug
+  ::umask(077);     // the store, its -wal/-shm files, backups and new folders: owner only
 
   CLI::App app{"casedesk - an email consultation desk for medical coding"};
   app.set_version_flag("--version", "casedesk " CASEDESK_VERSION);
@@ -51,18 +54,100 @@ int main(int argc, char** argv) {
   std::string check_file;
   check->add_option("file", check_file, "config file")->required();
 
-  auto* queue = app.add_subcommand("queue", "inspect the case queue");
+  // --- queue, user, submitter: the review workflow (daemon/review_commands.hpp) ---
+  ReviewContext review;
+  const std::string as_help = "acting user (default: $CASEDESK_USER)";
+  auto* queue = app.add_subcommand("queue", "work the case queue: list, show, claim, answer, ...");
   queue->require_subcommand(1);
-  auto* list = queue->add_subcommand("list", "list cases");
-  bool list_json = false;
-  list->add_flag("--json", list_json, "print a JSON array of case objects");
-  list->add_option("--config", config_flag, config_help);
-  auto* show = queue->add_subcommand("show", "show one case with its messages, codes and events");
+  QueueListOptions list_options;
+  auto* list = queue->add_subcommand("list", "list cases (overdue first)");
+  list->add_option("--status", list_options.status, "only this status (new, in_review, waiting_on_submitter, answered, closed, rejected)");
+  list->add_flag("--mine", list_options.mine, "only cases the acting user owns");
+  list->add_flag("--overdue", list_options.overdue, "only open cases past their due time");
+  list->add_option("--priority", list_options.priority, "only this priority (low, normal, high, urgent)");
+  list->add_flag("--open", list_options.open, "only open cases (new, in_review, waiting_on_submitter, answered)");
+  list->add_option("--sort", list_options.sort, "due (default), received, updated or priority");
+  list->add_option("--limit", list_options.limit, "at most this many cases (default: all)");
+  auto* show = queue->add_subcommand("show", "one case with its messages, codes, notes and events");
   std::string ref;
-  bool show_json = false;
   show->add_option("ref", ref, "case reference, e.g. CD-000123")->required();
-  show->add_flag("--json", show_json, "print the case as JSON");
-  show->add_option("--config", config_flag, config_help);
+  auto* search = queue->add_subcommand("search", "full-text search over subjects, mail text and codes");
+  std::vector<std::string> search_words;
+  int search_limit = 50;
+  search->add_option("query", search_words, "words or codes")->required();
+  search->add_option("--limit", search_limit, "at most this many cases (default 50)");
+  std::vector<std::pair<CLI::App*, QueueAction>> changes;
+  std::string change_arg;
+  std::vector<std::string> note_words;
+  auto add_change = [&](const char* name, const char* help, QueueAction action) {
+    auto* sub = queue->add_subcommand(name, help);
+    sub->add_option("ref", ref, "case reference, e.g. CD-000123")->required();
+    changes.emplace_back(sub, action);
+    return sub;
+  };
+  add_change("claim", "new -> in_review, owned by the acting user (renews one's own claim)", QueueAction::claim);
+  add_change("release", "in_review -> new", QueueAction::release);
+  add_change("assign", "give the case to USER (in_review)", QueueAction::assign)
+      ->add_option("user", change_arg, "user name")->required();
+  add_change("note", "add an internal note (never sent)", QueueAction::note)
+      ->add_option("text", note_words, "the note")->required();
+  add_change("answer", "in_review -> answered; the answer is mailed to the submitter", QueueAction::answer)
+      ->add_option("--file", change_arg, "the answer's text (- for stdin)")->required();
+  add_change("ask", "in_review -> waiting_on_submitter; the question is mailed to the submitter", QueueAction::ask)
+      ->add_option("--file", change_arg, "the question's text (- for stdin)")->required();
+  add_change("close", "answered -> closed", QueueAction::close);
+  add_change("reopen", "answered or closed -> new", QueueAction::reopen);
+  add_change("reject", "any open state -> rejected; the reason is mailed to the submitter", QueueAction::reject)
+      ->add_option("--reason", change_arg, "why (spam, out of scope, ...)")->required();
+  add_change("priority", "set the priority (and so the due time)", QueueAction::priority)
+      ->add_option("priority", change_arg, "low, normal, high or urgent")->required();
+  for (auto* sub : queue->get_subcommands({})) {
+    sub->add_option("--config", config_flag, config_help);
+    sub->add_option("--as", review.as, as_help);
+    sub->add_flag("--json", review.json, "print JSON (a change prints the case after it)");
+  }
+
+  auto* user = app.add_subcommand("user", "consultants' and administrators' accounts");
+  user->require_subcommand(1);
+  std::string user_name, user_email, user_role = "consultant";
+  bool password_stdin = false;
+  auto* user_add = user->add_subcommand("add", "add a user; the password is read from stdin");
+  user_add->add_option("name", user_name, "user name (letters, digits, . _ -)")->required();
+  user_add->add_option("--email", user_email, "the user's address (digests)")->required();
+  user_add->add_option("--role", user_role, "consultant (default) or admin");
+  auto* user_list = user->add_subcommand("list", "list users (never their password hashes)");
+  auto* user_passwd = user->add_subcommand("passwd", "set a user's password, read from stdin");
+  user_passwd->add_option("name", user_name, "user name")->required();
+  for (auto* sub : {user_add, user_passwd})
+    sub->add_flag("--password-stdin", password_stdin, "read the password from the first line of stdin")->required();
+  user_list->add_flag("--json", review.json, "print a JSON array");
+
+  auto* submitter = app.add_subcommand("submitter", "registered submitters and their monthly quotas");
+  submitter->require_subcommand(1);
+  std::string submitter_pattern, submitter_name;
+  std::optional<int> submitter_quota;
+  auto* submitter_add = submitter->add_subcommand("add", "register an address or a whole @domain");
+  submitter_add->add_option("pattern", submitter_pattern, "ADDRESS or @DOMAIN")->required();
+  submitter_add->add_option("--name", submitter_name, "shown in the queue");
+  submitter_add->add_option("--quota", submitter_quota, "cases per calendar month (0 = unlimited, the default)");
+  auto* submitter_list = submitter->add_subcommand("list", "list registered submitters with this month's cases");
+  submitter_list->add_flag("--json", review.json, "print a JSON array");
+  auto* submitter_remove = submitter->add_subcommand("remove", "unregister an address or @domain");
+  submitter_remove->add_option("pattern", submitter_pattern, "ADDRESS or @DOMAIN")->required();
+  for (auto* sub : {user_add, user_list, user_passwd, submitter_add, submitter_list, submitter_remove})
+    sub->add_option("--config", config_flag, config_help);
+  // --- end queue, user, submitter ---
+
+  // --- backup, purge: store maintenance (daemon/maintenance_commands.hpp) ---
+  auto* backup = app.add_subcommand("backup", "consistent copy of the store, also while the daemon runs");
+  std::string backup_dest;
+  backup->add_option("--config", config_flag, config_help);
+  backup->add_option("dest", backup_dest, "new file, or a folder for casedesk-YYYYMMDDTHHMMSSZ.db")->required();
+  auto* purge = app.add_subcommand("purge", "remove raw mail and closed cases past [retention] ages");
+  bool purge_dry_run = false;
+  purge->add_option("--config", config_flag, config_help);
+  purge->add_flag("--dry-run", purge_dry_run, "show what would be removed; change nothing");
+  // --- end backup, purge ---
 
   // --- codes: code sets (daemon/codes_commands.hpp) ---
   auto* codes = app.add_subcommand("codes", "import official code sets and look codes up");
@@ -121,8 +206,27 @@ int main(int argc, char** argv) {
       if (*codes_list) return cmd_codes_list(codes_db, codes_list_json, std::cout, std::cerr);
     }
     if (*check) return cmd_check_config(check_file, std::cout, std::cerr);
-    if (*list) return cmd_queue_list(resolve_config_path(config_flag), list_json, std::cout, std::cerr);
-    if (*show) return cmd_queue_show(resolve_config_path(config_flag), ref, show_json, std::cout, std::cerr);
+    // --- backup, purge ---
+    if (*backup) return cmd_backup(resolve_config_path(config_flag), backup_dest, std::cout, std::cerr);
+    if (*purge) return cmd_purge(resolve_config_path(config_flag), purge_dry_run, std::cout, std::cerr);
+    // --- end backup, purge ---
+    // --- queue, user, submitter ---
+    if (*queue || *user || *submitter) review.config = resolve_config_path(config_flag);
+    if (*list) return cmd_queue_list(review, list_options, std::cout, std::cerr);
+    if (*show) return cmd_queue_show(review, ref, std::cout, std::cerr);
+    if (*search) return cmd_queue_search(review, join_words(search_words), search_limit, std::cout, std::cerr);
+    for (const auto& [sub, action] : changes)
+      if (*sub)
+        return cmd_queue_change(review, action, ref, action == QueueAction::note ? join_words(note_words) : change_arg,
+                                std::cin, std::cout, std::cerr);
+    if (*user_add) return cmd_user_add(review, user_name, user_email, user_role, std::cin, std::cout, std::cerr);
+    if (*user_list) return cmd_user_list(review, std::cout, std::cerr);
+    if (*user_passwd) return cmd_user_passwd(review, user_name, std::cin, std::cout, std::cerr);
+    if (*submitter_add)
+      return cmd_submitter_add(review, submitter_pattern, submitter_name, submitter_quota, std::cout, std::cerr);
+    if (*submitter_list) return cmd_submitter_list(review, std::cout, std::cerr);
+    if (*submitter_remove) return cmd_submitter_remove(review, submitter_pattern, std::cout, std::cerr);
+    // --- end queue, user, submitter ---
     if (*status) return cmd_status(resolve_config_path(config_flag), status_json, std::cout, std::cerr);
     if (*qlist) return cmd_quarantine_list(resolve_config_path(config_flag), qlist_json, std::cout, std::cerr);
     if (*qretry) return cmd_quarantine_retry(resolve_config_path(config_flag), quarantine_id, std::cout, std::cerr);

@@ -36,10 +36,13 @@ OutboxStats run_outbox_pass(SmtpClient& smtp, queue::Store& store, const templat
           if (!header) throw std::runtime_error("quarantine record is gone");
           reply = compose_too_large(parsers::parse_message(*header), renderer, options.desk, options.max_message_size,
                                     options.now());
+        } else if (item.kind == "digest") {
+          reply = compose_digest(item, renderer, options.desk, options.now());
         } else {
           auto detail = store.get_case(item.case_id);
           if (!detail) throw std::runtime_error("case is gone");
-          reply = compose_ack(*detail, renderer, options.desk, options.now());
+          reply = item.kind == "ack" ? compose_ack(*detail, renderer, options.desk, options.now())
+                                     : compose_case_reply(*detail, item, renderer, options.desk, options.now());
         }
         store.set_outbox_content(item.id, reply.message_id, reply.to_addr, reply.raw);
         item.message_id = reply.message_id;

@@ -16,6 +16,12 @@ const queue::StoredMessage* first_incoming(const queue::CaseDetail& c) {
   return nullptr;
 }
 
+const queue::StoredMessage* latest_incoming(const queue::CaseDetail& c) {
+  for (auto it = c.messages.rbegin(); it != c.messages.rend(); ++it)
+    if (it->direction == "in") return &*it;
+  return nullptr;
+}
+
 std::string join(const std::vector<std::string>& items, const std::string& sep) {
   std::string out;
   for (const auto& i : items) {
@@ -56,7 +62,23 @@ nlohmann::json ack_context(const queue::CaseDetail& c, const DeskIdentity& desk)
     j["status_text"] = status_text(code);
     codes.push_back(std::move(j));
   }
+  // The PHI warning: identifiers of a patient. A phone number alone is not one (it is usually
+  // the sender's own office). Kind names only; the matched text is never kept.
+  static constexpr std::pair<std::string_view, std::string_view> kPhiWords[] = {
+      {"patient_name", "a patient's name"},       {"dob", "a date of birth"},
+      {"ssn", "a Social Security number"},        {"mrn", "a medical record number"},
+      {"member_id", "a member or subscriber ID"},
+  };
+  std::vector<std::string> phi_words;
+  for (const auto& [kind, words] : kPhiWords)
+    if (std::find(c.summary.phi.begin(), c.summary.phi.end(), kind) != c.summary.phi.end())
+      phi_words.emplace_back(words);
+  std::string phi_text;
+  for (std::size_t i = 0; i < phi_words.size(); ++i)
+    phi_text += (i == 0 ? "" : i + 1 == phi_words.size() ? " and " : ", ") + phi_words[i];
   return {
+      {"phi_warning", !phi_words.empty()},
+      {"phi_kinds_text", phi_words.empty() ? nlohmann::json(nullptr) : nlohmann::json(phi_text)},
       {"desk_name", desk.desk_name},
       {"case_ref", c.summary.ref},
       {"subject", c.summary.subject.empty() ? std::string("(no subject)") : c.summary.subject},
@@ -90,15 +112,18 @@ parsers::Address reply_recipient(const std::optional<parsers::Address>& reply_to
   throw std::runtime_error("no usable recipient address");
 }
 
-// In-Reply-To the original, References its chain plus it; our loop-protection headers.
+// In-Reply-To the original, References its chain plus it; our loop-protection headers on
+// automatic replies (RFC 3834), none on what a consultant wrote.
 void thread_reply(parsers::Outgoing& out, const std::optional<std::string>& message_id,
-                  const std::vector<std::string>& references) {
+                  const std::vector<std::string>& references, bool automatic = true) {
   if (message_id && parsers::is_valid_msg_id(*message_id)) {
     out.in_reply_to = message_id;
-    out.references = references;
+    for (const auto& r : references)
+      if (parsers::is_valid_msg_id(r)) out.references.push_back(r);
     out.references.push_back(*message_id);
   }
-  out.extra_headers = {{"Auto-Submitted", "auto-replied"}, {"X-Auto-Response-Suppress", "All"}};
+  out.extra_headers.clear();
+  if (automatic) out.extra_headers = {{"Auto-Submitted", "auto-replied"}, {"X-Auto-Response-Suppress", "All"}};
 }
 
 }  // namespace
@@ -149,6 +174,59 @@ ComposedReply compose_ack(const queue::CaseDetail& c, const templates::Renderer&
   out.text_body = renderer.render("ack.txt", ctx);
   out.html_body = renderer.render("ack.html", ctx);
   return {out.message_id, to.addr, parsers::compose_message(out)};
+}
+
+bool is_automatic_reply(std::string_view kind) {
+  return kind == "ack" || kind == "followup_ack" || kind == "over_quota" || kind == "unknown_sender" ||
+         kind == "too_large" || kind == "digest";
+}
+
+ComposedReply compose_case_reply(const queue::CaseDetail& c, const queue::OutboxItem& item,
+                                 const templates::Renderer& renderer, const DeskIdentity& desk, std::int64_t now) {
+  static const std::vector<std::string> kinds = {"followup_ack", "over_quota", "unknown_sender",
+                                                 "answer",       "question",   "rejected"};
+  if (std::find(kinds.begin(), kinds.end(), item.kind) == kinds.end())
+    throw std::runtime_error("no template for a reply of kind " + item.kind);
+  const queue::StoredMessage* in = latest_incoming(c);
+  if (!in) throw std::runtime_error("case has no incoming message");
+  const parsers::Address to = reply_recipient(in->reply_to, in->from_addr, in->from_name);
+  nlohmann::json ctx = ack_context(c, desk);
+  const bool has_text = item.body_text && !item.body_text->empty();
+  ctx["text"] = has_text ? nlohmann::json(*item.body_text) : nlohmann::json(nullptr);
+  ctx["consultant_name"] = item.author ? nlohmann::json(*item.author) : nlohmann::json(nullptr);
+  ctx["status"] = c.summary.status;
+  const bool automatic = is_automatic_reply(item.kind);
+  parsers::Outgoing out;
+  out.from = desk.from;
+  out.to = to;
+  out.subject = reply_subject(c.summary.subject, c.summary.ref);
+  out.message_id = parsers::make_message_id(parsers::domain_of(desk.from.addr));
+  out.date_epoch = now;
+  thread_reply(out, in->message_id, in->references, automatic);
+  out.extra_headers.emplace_back("X-Casedesk-Case", c.summary.ref);
+  out.text_body = renderer.render(item.kind + ".txt", ctx);
+  out.html_body = renderer.render(item.kind + ".html", ctx);
+  return {out.message_id, to.addr, parsers::compose_message(out)};
+}
+
+ComposedReply compose_digest(const queue::OutboxItem& item, const templates::Renderer& renderer,
+                             const DeskIdentity& desk, std::int64_t now) {
+  if (!item.to_addr || !parsers::is_plain_addr_spec(*item.to_addr))
+    throw std::runtime_error("digest has no usable recipient address");
+  const nlohmann::json ctx = {
+      {"desk_name", desk.desk_name},
+      {"consultant_name", item.author ? nlohmann::json(*item.author) : nlohmann::json(nullptr)},
+      {"text", item.body_text.value_or("")},
+  };
+  parsers::Outgoing out;
+  out.from = desk.from;
+  out.to = parsers::Address{*item.to_addr, item.author.value_or("")};
+  out.subject = desk.desk_name + ": cases waiting for review";
+  out.message_id = parsers::make_message_id(parsers::domain_of(desk.from.addr));
+  out.date_epoch = now;
+  out.extra_headers = {{"Auto-Submitted", "auto-generated"}, {"X-Auto-Response-Suppress", "All"}};
+  out.text_body = renderer.render("digest.txt", ctx);
+  return {out.message_id, *item.to_addr, parsers::compose_message(out)};
 }
 
 }  // namespace casedesk::daemon

@@ -33,6 +33,15 @@ struct AddOnInfo {
   std::string version;                // e.g. "AOC_V2026Q2-MCR.csv"
 };
 
+// A code whose description fits a free-text narrative (a suggestion for a consultant, never an
+// extracted code).
+struct Suggestion {
+  CodeSystem system = CodeSystem::icd10cm;
+  std::string code;         // display form, as CodeInfo::code
+  std::string description;
+  double score = 0;         // higher is better; comparable only within one result list
+};
+
 // Read access to loaded code sets. Implementations document their own threading; none of the
 // methods throws for an unknown code (that is an empty result).
 class CodeSetLookup {
@@ -53,6 +62,16 @@ class CodeSetLookup {
   // The add-on code edits of `code`, or nullopt when it is not an add-on code (or no AOC edits are
   // loaded).
   virtual std::optional<AddOnInfo> add_on(std::string_view code) const = 0;
+
+  // Up to `limit` codes of `system` whose descriptions best fit the words of `narrative` (a mail's
+  // text), best first. Empty when the set is not loaded, the narrative has no usable words, or the
+  // implementation has no description index (the default).
+  virtual std::vector<Suggestion> suggest(CodeSystem system, std::string_view narrative, int limit = 5) const {
+    (void)system;
+    (void)narrative;
+    (void)limit;
+    return {};
+  }
 };
 
 // "M5450" -> "M54.50"; 3 characters stay as they are.

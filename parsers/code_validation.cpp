@@ -331,6 +331,79 @@ std::vector<Code> codes_for_query(std::string_view query) {
   return out;
 }
 
+void add_pcs_by_table(std::vector<Code>& codes, const std::vector<TextSource>& sources,
+                      const CodeSetLookup* lookup) {
+  if (!lookup || !lookup->has(CodeSystem::icd10pcs)) return;
+  auto pcs_char = [](char ch) { return is_alnum(ch) && ch != 'I' && ch != 'O'; };
+  // A neighbour that makes the token part of something longer: "ABC1234-01", "12.3456789".
+  auto joins = [](std::string_view t, std::size_t i, int dir) {
+    const char c = t[i];
+    if (std::isalnum(static_cast<unsigned char>(c))) return true;
+    if (c != '-' && c != '.' && c != '/' && c != '_') return false;
+    const std::size_t j = dir < 0 ? (i == 0 ? std::string_view::npos : i - 1) : i + 1;
+    return j < t.size() && std::isalnum(static_cast<unsigned char>(t[j]));
+  };
+  const std::size_t first_new = codes.size();
+  for (const auto& src : sources) {
+    const std::string_view t = src.text;
+    const std::string place = src.where.rfind("attachment", 0) == 0 ? "attachment" : src.where;
+    for (std::size_t i = 0; i + 7 <= t.size(); ++i) {
+      if (i > 0 && joins(t, i - 1, -1)) continue;
+      if (i + 7 < t.size() && joins(t, i + 7, +1)) continue;
+      const std::string_view tok = t.substr(i, 7);
+      if (!std::all_of(tok.begin(), tok.end(), pcs_char)) continue;
+      if (!std::any_of(tok.begin(), tok.end(), is_digit) || !std::any_of(tok.begin(), tok.end(), is_upper)) continue;
+      const std::string code(tok);
+      auto known = std::find_if(codes.begin(), codes.end(), [&](const Code& c) {
+        return c.system == CodeSystem::icd10pcs && c.code == code;
+      });
+      if (known != codes.end() && known - codes.begin() < static_cast<std::ptrdiff_t>(first_new)) continue;
+      if (known == codes.end()) {
+        if (!lookup->find(CodeSystem::icd10pcs, code)) continue;
+        Code c;
+        c.code = code;
+        c.system = CodeSystem::icd10pcs;
+        codes.push_back(std::move(c));
+        known = codes.end() - 1;
+      }
+      if (!has(known->found_in, place)) known->found_in.push_back(place);
+      CodeMention m;
+      m.where = src.where;
+      m.start = i;
+      m.end = i + 7;
+      known->mentions.push_back(std::move(m));
+      i += 6;
+    }
+  }
+}
+
+std::string suggestion_narrative(const Message& message) {
+  std::string out = message.subject.value_or("");
+  out += '\n';
+  out += message.reply_text.empty() ? message.body_text : message.reply_text;
+  return out;
+}
+
+std::vector<Suggestion> suggest_codes(const CodeSetLookup* lookup, const Message& message,
+                                      const std::vector<Code>& extracted, int limit) {
+  std::vector<Suggestion> out;
+  if (!lookup || limit <= 0 || !lookup->has(CodeSystem::icd10cm)) return out;
+  std::set<std::string> named;
+  for (const auto& c : extracted) {
+    if (c.system == CodeSystem::icd10cm) named.insert(normalize_code(c.code));
+    for (const auto& alt : c.alternatives)  // "ICD-10-CM:A01.00": the mail names that reading too
+      if (alt.rfind("ICD-10-CM:", 0) == 0) named.insert(normalize_code(alt.substr(10)));
+  }
+  auto found = lookup->suggest(CodeSystem::icd10cm, suggestion_narrative(message),
+                               limit + static_cast<int>(named.size()));
+  for (auto& s : found) {
+    if (named.count(normalize_code(s.code))) continue;
+    out.push_back(std::move(s));
+    if (static_cast<int>(out.size()) == limit) break;
+  }
+  return out;
+}
+
 std::vector<std::string> validate_codes(std::vector<Code>& codes, const CodeSetLookup* lookup,
                                         std::string_view as_of_in) {
   const std::string as_of = as_of_in.empty() ? today_utc() : std::string(as_of_in);
@@ -338,6 +411,19 @@ std::vector<std::string> validate_codes(std::vector<Code>& codes, const CodeSetL
   for (auto& c : codes) {
     c.status.reset();
     c.notes.clear();
+    // An alternative reading that is not in its loaded code set is no reading at all (an ICD-10-CM
+    // category header still is one).
+    if (lookup) {
+      std::erase_if(c.alternatives, [&](const std::string& alt) {
+        const auto colon = alt.find(':');
+        if (colon == std::string::npos) return false;
+        const auto sys = code_system_from_string(std::string_view(alt).substr(0, colon));
+        if (!sys || !lookup->has(*sys)) return false;
+        const std::string_view code = std::string_view(alt).substr(colon + 1);
+        if (lookup->find(*sys, code)) return false;
+        return !(*sys == CodeSystem::icd10cm && !lookup->children(*sys, code).empty());
+      });
+    }
     switch (c.system) {
       case CodeSystem::icd10cm: validate_icd10cm(c, lookup); break;
       case CodeSystem::icd10pcs: validate_icd10pcs(c, lookup); break;

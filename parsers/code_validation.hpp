@@ -10,6 +10,7 @@
 
 #include "parsers/code_sets.hpp"
 #include "parsers/codes.hpp"
+#include "parsers/message.hpp"
 
 namespace casedesk::parsers {
 
@@ -25,6 +26,24 @@ namespace casedesk::parsers {
 // `as_of`: YYYY-MM-DD; empty means today (UTC).
 std::vector<std::string> validate_codes(std::vector<Code>& codes, const CodeSetLookup* lookup,
                                         std::string_view as_of = {});
+
+// ICD-10-PCS codes written without a "PCS" cue, found by table hit: 7-character tokens of the PCS
+// alphabet (0-9, A-H, J-N, P-Z) with at least one digit and one letter, standing alone (not part of
+// a longer token, a hyphen chain or a dotted number), that are in the loaded ICD-10-PCS set and not
+// extracted yet. They are appended to `codes` with their mentions (found_in, start/end), in order
+// of first mention. Nothing happens when `lookup` is null or has no ICD-10-PCS set.
+void add_pcs_by_table(std::vector<Code>& codes, const std::vector<TextSource>& sources,
+                      const CodeSetLookup* lookup);
+
+// The text narrative suggestions read: the subject and the new text of the body
+// (Message::reply_text; body_text when that is empty), one per line.
+std::string suggestion_narrative(const Message& message);
+
+// Up to `limit` ICD-10-CM codes whose descriptions fit the message's narrative, best first, leaving
+// out codes the mail itself names (`extracted`): suggestions never repeat or replace extracted
+// codes. Empty when `lookup` is null or has no ICD-10-CM set.
+std::vector<Suggestion> suggest_codes(const CodeSetLookup* lookup, const Message& message,
+                                      const std::vector<Code>& extracted, int limit = 5);
 
 // A code deleted from CPT/HCPCS, from the rule table maintained in code_validation.cpp.
 struct DeletedCode {

@@ -54,4 +54,9 @@ struct Message {
 // values. Throws only std::bad_alloc.
 Message parse_message(std::string_view raw);
 
+// Attachment `index` of parse_message(raw).attachments (same order) with its decoded bytes (a
+// message/rfc822 part: the nested mail's bytes); nullopt when there is no such attachment. For
+// downloads. Never throws on bad mail; throws only std::bad_alloc.
+std::optional<std::pair<Attachment, std::string>> attachment_data(std::string_view raw, std::size_t index);
+
 }  // namespace casedesk::parsers

@@ -646,6 +646,19 @@ std::optional<std::size_t> uu_line_length(std::string_view line) {
   return n;
 }
 
+// Appends the bytes one uuencoded line carries (uu_line_length must have accepted it).
+void uu_decode_line(std::string_view line, std::string& out) {
+  std::size_t n = static_cast<std::size_t>((line[0] - ' ') & 63);
+  auto sixbits = [&](std::size_t i) {
+    return i < line.size() ? static_cast<unsigned>((line[i] - ' ') & 63) : 0u;
+  };
+  std::size_t start = out.size();
+  for (std::size_t i = 1; out.size() - start < n; i += 4) {
+    unsigned v = sixbits(i) << 18 | sixbits(i + 1) << 12 | sixbits(i + 2) << 6 | sixbits(i + 3);
+    for (int k = 2; k >= 0 && out.size() - start < n; --k) out.push_back(static_cast<char>((v >> (8 * k)) & 0xFF));
+  }
+}
+
 // "begin 644 name": the name (possibly empty), or nullopt.
 std::optional<std::string_view> uu_begin(std::string_view line) {
   if (line.substr(0, 6) != "begin ") return std::nullopt;
@@ -660,7 +673,9 @@ std::optional<std::string_view> uu_begin(std::string_view line) {
 
 // Removes uuencoded blocks ("begin 644 name" ... "end") from a text body and lists each one as
 // an application/octet-stream attachment whose size is the decoded length.
-void extract_uuencode(std::string& body, std::vector<Attachment>& found, Warnings& warn) {
+// With `data`, each block's decoded bytes are appended to it too.
+void extract_uuencode(std::string& body, std::vector<Attachment>& found, Warnings& warn,
+                      std::vector<std::string>* data = nullptr) {
   if (body.find("begin ") == std::string::npos) return;
   std::string_view text = body;
   std::string out;
@@ -676,6 +691,7 @@ void extract_uuencode(std::string& body, std::vector<Attachment>& found, Warning
     std::size_t size = 0;
     std::size_t q = ln.next;
     std::optional<std::size_t> block_end;
+    std::string bytes;
     while (q < text.size()) {
       Line l2 = line_at(text, q);
       std::string_view line = trim(text.substr(q, l2.end - q));
@@ -686,6 +702,7 @@ void extract_uuencode(std::string& body, std::vector<Attachment>& found, Warning
       auto n = uu_line_length(line);
       if (!n) break;
       size += *n;
+      if (data) uu_decode_line(line, bytes);
       q = l2.next;
     }
     if (!block_end) {
@@ -699,6 +716,7 @@ void extract_uuencode(std::string& body, std::vector<Attachment>& found, Warning
     a.content_type = "application/octet-stream";
     a.size = size;
     found.push_back(std::move(a));
+    if (data) data->push_back(std::move(bytes));
     warn.add("uuencoded data in the body listed as an attachment");
     pos = *block_end;
   }
@@ -732,8 +750,9 @@ std::optional<std::string> nested_message_text(const Part& p, int nest, Warnings
   return std::move(inner.body_text);
 }
 
+// With `data`, each attachment's decoded bytes (a message/* part: its own bytes) go there too.
 void walk_attachments(const Tree& tree, std::optional<std::size_t> body, int nest,
-                      std::vector<Attachment>& out, Warnings& warn) {
+                      std::vector<Attachment>& out, Warnings& warn, std::vector<std::string>* data = nullptr) {
   for (std::size_t idx : leaves(tree)) {
     const Part& p = tree.parts[idx];
     if (body && *body == idx) continue;
@@ -744,6 +763,7 @@ void walk_attachments(const Tree& tree, std::optional<std::size_t> body, int nes
       a.content_type = p.content_type;
       a.text = nested_message_text(p, nest, warn);
       out.push_back(std::move(a));
+      if (data) data->push_back(decode_transfer(p, &warn));
       continue;
     }
     bool is_attachment = (p.disposition && *p.disposition == "attachment") || fn.has_value() ||
@@ -756,8 +776,8 @@ void walk_attachments(const Tree& tree, std::optional<std::size_t> body, int nes
         (fn && iequals(trim(*fn), "winmail.dat"))) {
       warn.add("TNEF (winmail.dat) attachment: contents not decoded");
     }
+    std::string decoded = decode_transfer(p, &warn);
     if (p.maintype() != "message") {
-      std::string decoded = decode_transfer(p, &warn);
       a.size = decoded.size();
       if (p.maintype() == "text") {
         std::string charset = find_param(p.ct, "charset").value_or("us-ascii");
@@ -770,6 +790,7 @@ void walk_attachments(const Tree& tree, std::optional<std::size_t> body, int nes
       }
     }
     out.push_back(std::move(a));
+    if (data) data->push_back(std::move(decoded));
   }
 }
 
@@ -935,6 +956,30 @@ std::string_view to_string(BodySource s) {
       break;
   }
   return "none";
+}
+
+std::optional<std::pair<Attachment, std::string>> attachment_data(std::string_view raw, std::size_t index) {
+  try {
+    // The same walk as parse_impl, so indexes match Message::attachments: uuencoded blocks of a
+    // text body first, then the MIME leaves in tree order.
+    std::vector<std::string> ignored;
+    Warnings warn(ignored);
+    Tree tree = build_tree(strip_preamble(raw, warn), warn);
+    auto [body, source] = choose_body(tree);
+    std::vector<Attachment> found;
+    std::vector<std::string> data;
+    if (body && (source == BodySource::text_plain || source == BodySource::text_other)) {
+      std::string body_text = part_text(tree.parts[*body], warn);
+      extract_uuencode(body_text, found, warn, &data);
+    }
+    walk_attachments(tree, body, 0, found, warn, &data);
+    if (index >= found.size() || found.size() != data.size()) return std::nullopt;
+    return std::make_pair(std::move(found[index]), std::move(data[index]));
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (...) {
+    return std::nullopt;
+  }
 }
 
 Message parse_message(std::string_view raw) {

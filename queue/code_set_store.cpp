@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <unordered_map>
 
 #include "parsers/code_validation.hpp"
 #include "queue/sqlite_util.hpp"
@@ -59,11 +61,34 @@ CREATE TABLE codeset_aoc(
 CREATE INDEX codeset_aoc_add_on ON codeset_aoc(add_on);
 CREATE INDEX codeset_aoc_import ON codeset_aoc(import_id);
 )sql",
+      // 2: full-text indexes of the ICD-10-CM and HCPCS descriptions for narrative suggestions,
+      // built here for rows imported before; import_file rebuilds a set's index with its rows.
+      R"sql(
+CREATE VIRTUAL TABLE codeset_fts_icd10cm USING fts5(code UNINDEXED, description,
+  tokenize = 'porter unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE codeset_fts_hcpcs USING fts5(code UNINDEXED, description,
+  tokenize = 'porter unicode61 remove_diacritics 2');
+INSERT INTO codeset_fts_icd10cm(code, description)
+  SELECT code, description FROM codeset_codes WHERE system = 'ICD-10-CM';
+INSERT INTO codeset_fts_hcpcs(code, description)
+  SELECT code, description FROM codeset_codes WHERE system = 'HCPCS';
+INSERT INTO codeset_fts_icd10cm(codeset_fts_icd10cm) VALUES('optimize');
+INSERT INTO codeset_fts_hcpcs(codeset_fts_hcpcs) VALUES('optimize');
+)sql",
   };
   return all;
 }
 
 constexpr const char* kModifierSystem = "HCPCS-MODIFIER";
+
+// The description index of a system (schema version 2), or null when it has none.
+const char* fts_table(CodeSystem s) {
+  switch (s) {
+    case CodeSystem::icd10cm: return "codeset_fts_icd10cm";
+    case CodeSystem::hcpcs: return "codeset_fts_hcpcs";
+    default: return nullptr;
+  }
+}
 
 std::string system_key(CodeSystem s) { return std::string(parsers::to_string(s)); }
 
@@ -389,6 +414,150 @@ Parsed parse_aoc(std::string_view content, const std::filesystem::path& file) {
   return p;
 }
 
+// --- narrative suggestions ---------------------------------------------------------------------
+
+// Words that carry no clinical meaning in a coding question: English function words, the
+// vocabulary of mail and of billing itself, and the filler words of ICD-10-CM titles. Sorted.
+constexpr std::string_view kSkipWords[] = {
+    "abn", "about", "above", "accept", "accepted", "account", "added", "adding", "additional", "advice", "advise",
+    "after", "again", "against", "all", "allowed", "also", "always", "and", "another", "any", "anyone", "anything",
+    "aoc", "appeal", "appealed", "appeals", "appreciate", "are", "around", "asap", "ask", "asked", "asking",
+    "attached", "audit", "auth", "authorization", "because", "been", "before", "being", "below", "best", "better",
+    "between", "bill", "billable", "billed", "biller", "billers", "billing", "bills", "both", "but", "call", "called",
+    "can", "cannot", "case", "cases", "cdt", "change", "changed", "charge", "charges", "chart", "check", "checked",
+    "cheers", "claim", "claims", "clarify", "clinic", "cms", "code", "coded", "coder", "coders", "codes", "coding",
+    "colleague", "come", "commercial", "company", "confirm", "confirmed", "correct", "correctly", "could", "coverage",
+    "covered", "cpt", "current", "currently", "date", "dates", "day", "days", "dear", "denial", "denials", "denied",
+    "denies", "deny", "department", "dept", "did", "doctor", "doctors", "document", "documentation", "documented",
+    "does", "doing", "done", "down", "during", "each", "either", "else", "email", "enough", "eob", "era",
+    "established", "etc", "even", "ever", "every", "example", "fax", "few", "find", "fine", "follow", "followup",
+    "for", "form", "forward", "forwarded", "from", "further", "get", "gets", "getting", "give", "given", "going",
+    "good", "got", "guidance", "guideline", "guidelines", "had", "has", "have", "having", "hcpcs", "hello", "help",
+    "her", "here", "hers", "hey", "him", "his", "how", "however", "icd", "idea", "instead", "insurance", "insurer",
+    "into", "its", "itself", "just", "keep", "know", "last", "later", "let", "like", "line", "lines", "list",
+    "listed", "look", "looked", "looking", "looks", "made", "mail", "make", "many", "may", "maybe", "medicaid",
+    "medicare", "message", "might", "mine", "mod", "modifier", "modifiers", "month", "months", "more", "most", "much",
+    "must", "myself", "ncci", "need", "needed", "needs", "never", "new", "next", "nor", "not", "note", "noted",
+    "notes", "now", "npi", "off", "office", "okay", "once", "one", "only", "other", "others", "ought", "our", "ours",
+    "ourselves", "out", "over", "own", "paid", "patient", "patients", "pay", "payer", "payers", "payment", "payments",
+    "per", "perform", "performed", "phone", "physician", "physicians", "plan", "please", "policy", "posted",
+    "practice", "prior", "probably", "procedure", "procedures", "provider", "providers", "put", "question",
+    "questions", "quick", "rather", "really", "reason", "received", "regards", "reimbursement", "rejected", "remark",
+    "report", "reported", "reporting", "reports", "request", "resubmit", "review", "reviewed", "said", "same", "say",
+    "says", "see", "seems", "sent", "separate", "separately", "service", "services", "shall", "she", "should",
+    "since", "sincerely", "some", "someone", "something", "staff", "still", "submit", "submitted", "such", "sure",
+    "take", "team", "tell", "than", "thank", "thanks", "that", "the", "their", "theirs", "them", "themselves", "then",
+    "there", "these", "they", "thing", "think", "this", "those", "though", "thought", "through", "thx", "time",
+    "times", "today", "told", "tomorrow", "too", "two", "under", "unit", "units", "unspecified", "until", "upon",
+    "use", "used", "using", "very", "via", "visit", "visits", "want", "wanted", "was", "way", "week", "weeks", "well",
+    "were", "what", "when", "where", "whether", "which", "while", "who", "whom", "why", "will", "with", "within",
+    "without", "wondering", "would", "year", "years", "yes", "yesterday", "yet", "you", "your", "yours", "yourself",
+};
+
+// Clinical abbreviations as written in mail, spelled out in the words of ICD-10-CM and HCPCS
+// titles. Sorted by abbreviation.
+struct Abbreviation {
+  std::string_view abbr;
+  std::string_view words;
+};
+constexpr Abbreviation kAbbreviations[] = {
+    {"adhd", "attention deficit hyperactivity disorder"},
+    {"afib", "atrial fibrillation"},
+    {"aki", "acute kidney failure"},
+    {"bilat", "bilateral"},
+    {"bph", "benign prostatic hyperplasia"},
+    {"cad", "coronary atherosclerosis heart disease"},
+    {"chf", "congestive heart failure"},
+    {"ckd", "chronic kidney disease"},
+    {"copd", "chronic obstructive pulmonary disease"},
+    {"cva", "cerebral infarction"},
+    {"ddd", "intervertebral disc degeneration"},
+    {"djd", "osteoarthritis"},
+    {"dm", "diabetes mellitus"},
+    {"dvt", "deep vein thrombosis"},
+    {"esrd", "end stage renal disease"},
+    {"fx", "fracture"},
+    {"gerd", "gastro esophageal reflux disease"},
+    {"hld", "hyperlipidemia"},
+    {"htn", "hypertension"},
+    {"l", "left"},
+    {"lbp", "low back pain"},
+    {"lt", "left"},
+    {"mdd", "major depressive disorder"},
+    {"oa", "osteoarthritis"},
+    {"osa", "obstructive sleep apnea"},
+    {"pvd", "peripheral vascular disease"},
+    {"r", "right"},
+    {"ra", "rheumatoid arthritis"},
+    {"rt", "right"},
+    {"sob", "shortness breath"},
+    {"tia", "transient ischemic attack"},
+    {"uri", "upper respiratory infection"},
+    {"uti", "urinary tract infection"},
+};
+
+bool skip_word(std::string_view w) { return std::binary_search(std::begin(kSkipWords), std::end(kSkipWords), w); }
+
+std::optional<std::string_view> spelled_out(std::string_view w) {
+  auto it = std::lower_bound(std::begin(kAbbreviations), std::end(kAbbreviations), w,
+                             [](const Abbreviation& a, std::string_view x) { return a.abbr < x; });
+  if (it != std::end(kAbbreviations) && it->abbr == w) return it->words;
+  return std::nullopt;
+}
+
+// At most this many distinct words go into one query (the subject's and the first ones written).
+constexpr std::size_t kMaxQueryWords = 64;
+// At most this many ICD-10-CM suggestions of one category (the first three characters).
+constexpr int kPerCategory = 2;
+// A word in at least this share of a set's titles is "common": it does not select candidates,
+// it only adds to their score.
+constexpr double kCommonShare = 0.1;
+
+// The distinct words of a narrative that a suggestion query uses (see suggestion_query).
+std::vector<std::string> suggestion_words(std::string_view narrative) {
+  std::vector<std::string> words;
+  auto add = [&](std::string_view w) {
+    if (w.size() < 3 || skip_word(w) || words.size() >= kMaxQueryWords) return;
+    if (std::find(words.begin(), words.end(), w) == words.end()) words.emplace_back(w);
+  };
+  auto take = [&](std::string_view token) {
+    if (token.empty()) return;
+    std::string w;
+    bool digit = false;
+    for (char c : token) {
+      digit = digit || is_digit(c);
+      w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (digit) return;  // codes, numbers, dates, vertebral levels
+    if (auto long_form = spelled_out(w)) {
+      std::string_view rest = *long_form;
+      while (!rest.empty()) {
+        auto sp = rest.find(' ');
+        add(rest.substr(0, sp));
+        rest = sp == std::string_view::npos ? std::string_view{} : rest.substr(sp + 1);
+      }
+      return;
+    }
+    add(w);
+  };
+  // ASCII letters and digits make words; so do UTF-8 Latin-1 letters (C3 xx: "naïve"). Everything
+  // else (punctuation, dashes, other scripts) separates them.
+  std::size_t start = 0, i = 0;
+  while (i < narrative.size()) {
+    const unsigned char c = static_cast<unsigned char>(narrative[i]);
+    if (std::isalnum(c)) {
+      ++i;
+    } else if (c == 0xC3 && i + 1 < narrative.size() && (static_cast<unsigned char>(narrative[i + 1]) & 0xC0) == 0x80) {
+      i += 2;
+    } else {
+      take(narrative.substr(start, i - start));
+      start = ++i;
+    }
+  }
+  take(narrative.substr(start));
+  return words;
+}
+
 std::string read_all(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw StoreError("cannot open " + file.string());
@@ -464,6 +633,77 @@ struct CodeSetStore::Impl {
   SQLite::Database db;
   bool read_only;
   std::vector<CodeSetKind> active;  // kinds with an active import
+  bool has_fts = false;             // the description indexes exist (schema version >= 2)
+
+  // Narrative suggestions. SQLite's own tokenizer of the index (porter over unicode61), to stem
+  // the narrative's words and the candidates' titles exactly as the index does; and each index's
+  // term statistics, read at the first suggest and dropped by an import.
+  struct TermStats {
+    std::unordered_map<std::string, std::int64_t> doc_freq;  // stem -> titles containing it
+    double rows = 0;
+    double avg_len = 0;  // tokens per title
+  };
+  std::map<CodeSystem, TermStats> term_stats;
+  fts5_tokenizer porter{};
+  Fts5Tokenizer* stemmer = nullptr;
+  bool stemmer_failed = false;
+
+  ~Impl() {
+    if (stemmer) porter.xDelete(stemmer);  // before the connection that owns the tokenizer module
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  bool ensure_stemmer() {
+    if (stemmer || stemmer_failed) return stemmer != nullptr;
+    stemmer_failed = true;
+    fts5_api* api = nullptr;
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db.getHandle(), "SELECT fts5(?1)", -1, &st, nullptr) != SQLITE_OK) return false;
+    sqlite3_bind_pointer(st, 1, static_cast<void*>(&api), "fts5_api_ptr", nullptr);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (!api || api->iVersion < 2) return false;
+    void* user = nullptr;
+    if (api->xFindTokenizer(api, "porter", &user, &porter) != SQLITE_OK) return false;
+    const char* args[] = {"unicode61", "remove_diacritics", "2"};  // as in the index's tokenize option
+    if (porter.xCreate(user, args, 3, &stemmer) != SQLITE_OK) {
+      stemmer = nullptr;
+      return false;
+    }
+    stemmer_failed = false;
+    return true;
+  }
+
+  std::vector<std::string> stems(std::string_view text) {
+    std::vector<std::string> out;
+    auto add = [](void* ctx, int, const char* token, int n, int, int) -> int {
+      static_cast<std::vector<std::string>*>(ctx)->emplace_back(token, static_cast<std::size_t>(n));
+      return SQLITE_OK;
+    };
+    porter.xTokenize(stemmer, &out, FTS5_TOKENIZE_DOCUMENT, text.data(), static_cast<int>(text.size()), add);
+    return out;
+  }
+
+  const TermStats& stats(CodeSystem system) {
+    auto it = term_stats.find(system);
+    if (it != term_stats.end()) return it->second;
+    TermStats t;
+    const std::string table = fts_table(system);
+    db.exec("CREATE VIRTUAL TABLE IF NOT EXISTS temp." + table + "_vocab USING fts5vocab(main, " + table + ", 'row')");
+    SQLite::Statement q(db, "SELECT term, doc, cnt FROM temp." + table + "_vocab");
+    double tokens = 0;
+    while (q.executeStep()) {
+      t.doc_freq.emplace(q.getColumn(0).getString(), q.getColumn(1).getInt64());
+      tokens += static_cast<double>(q.getColumn(2).getInt64());
+    }
+    SQLite::Statement n(db, "SELECT count(*) FROM codeset_codes WHERE system = ?");
+    n.bind(1, system_key(system));
+    n.executeStep();
+    t.rows = static_cast<double>(n.getColumn(0).getInt64());
+    t.avg_len = t.rows > 0 ? tokens / t.rows : 1;
+    return term_stats.emplace(system, std::move(t)).first->second;
+  }
 
   explicit Impl(const CodeSetStoreOptions& o)
       : db(o.path.string(), o.read_only ? SQLite::OPEN_READWRITE : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE),
@@ -478,7 +718,9 @@ struct CodeSetStore::Impl {
 
   void refresh_active() {
     active.clear();
+    has_fts = false;
     if (version() == 0) return;
+    has_fts = db.tableExists("codeset_fts_icd10cm") && db.tableExists("codeset_fts_hcpcs");
     SQLite::Statement q(db, "SELECT DISTINCT kind FROM codeset_imports WHERE active = 1");
     while (q.executeStep())
       if (auto k = kind_from_string(q.getColumn(0).getString())) active.push_back(*k);
@@ -660,11 +902,25 @@ ImportResult CodeSetStore::import_file(const std::filesystem::path& file, std::i
         tick();
       }
     }
+    // The description index follows the set's rows in the same transaction.
+    for (CodeSystem sys : {CodeSystem::icd10cm, CodeSystem::hcpcs}) {
+      const bool mine = (sys == CodeSystem::icd10cm && *kind == CodeSetKind::icd10cm) ||
+                        (sys == CodeSystem::hcpcs && *kind == CodeSetKind::hcpcs);
+      if (!mine) continue;
+      const std::string table = fts_table(sys);
+      db.exec("DELETE FROM " + table);
+      SQLite::Statement q(db, "INSERT INTO " + table +
+                                  "(code, description) SELECT code, description FROM codeset_codes WHERE system = ?");
+      q.bind(1, system_key(sys));
+      q.exec();
+      db.exec("INSERT INTO " + table + "(" + table + ") VALUES('optimize')");
+    }
     tx.commit();
   } catch (const SQLite::Exception& e) {
     throw StoreError("importing " + file.string() + ": " + e.what());
   }
   impl_->refresh_active();
+  impl_->term_stats.clear();
   result.seconds = elapsed();
   return result;
 }
@@ -792,6 +1048,131 @@ std::optional<parsers::AddOnInfo> CodeSetStore::add_on(std::string_view code) co
     if (primary == "CCCCC" || gone) continue;
     if (std::find(out->primaries.begin(), out->primaries.end(), primary) == out->primaries.end())
       out->primaries.push_back(primary);
+  }
+  return out;
+}
+
+std::string suggestion_query(std::string_view narrative) {
+  std::string query;
+  for (const auto& w : suggestion_words(narrative)) {
+    if (!query.empty()) query += " OR ";
+    query += '"' + w + '"';
+  }
+  return query;
+}
+
+std::vector<parsers::Suggestion> CodeSetStore::suggest(CodeSystem system, std::string_view narrative, int limit) const {
+  std::vector<parsers::Suggestion> out;
+  const char* table = fts_table(system);
+  if (limit <= 0 || !table || !has(system) || !impl_->has_fts) return out;
+  const auto words = suggestion_words(narrative);
+  if (words.empty()) return out;
+  // bm25 over every matching title costs about as much per title as the rest of the query
+  // together, and words like "right", "left" or "fracture" match a fifth of ICD-10-CM. So the
+  // index is searched with the rarer words, and the common ones add their bm25 share (same idf
+  // and length normalisation as FTS5's bm25, k1 = 1.2, b = 0.75) to the candidates found.
+  std::vector<std::string> search;                      // words whose stem is in fewer titles
+  std::vector<std::pair<std::string, double>> common;   // stem, idf
+  if (impl_->ensure_stemmer()) {
+    const auto& st = impl_->stats(system);
+    const double common_from = std::max(50.0, kCommonShare * st.rows);
+    std::vector<std::string> seen;
+    for (const auto& w : words) {
+      for (const auto& stem : impl_->stems(w)) {
+        if (std::find(seen.begin(), seen.end(), stem) != seen.end()) continue;
+        seen.push_back(stem);
+        auto df = st.doc_freq.find(stem);
+        if (df == st.doc_freq.end()) continue;  // in no title: nothing to match
+        const double n = static_cast<double>(df->second);
+        if (n < common_from)
+          search.push_back(w);
+        else
+          common.emplace_back(stem, std::max(std::log((st.rows - n + 0.5) / (n + 0.5)), 1e-6));
+      }
+    }
+    if (search.empty()) {  // only common words: search with them
+      for (const auto& w : words) search.push_back(w);
+      common.clear();
+    }
+  } else {
+    search = words;
+  }
+  if (search.empty()) return out;
+  std::string match;
+  for (const auto& w : search) {
+    if (!match.empty()) match += " OR ";
+    match += '"' + w + '"';
+  }
+  const std::string t(table);
+  std::string sql = "SELECT f.code, f.description, bm25(" + t + ") AS s FROM " + t + " f ";
+  if (system == CodeSystem::hcpcs)
+    sql += "JOIN codeset_codes c ON c.system = 'HCPCS' AND c.code = f.code WHERE " + t +
+           " MATCH ? AND (c.termination_date IS NULL OR c.termination_date > ?) ";
+  else
+    sql += "WHERE " + t + " MATCH ? ";
+  sql += "ORDER BY s, f.code LIMIT ?";
+  SQLite::Statement q(impl_->db, sql);
+  int n = 1;
+  q.bind(n++, match);
+  if (system == CodeSystem::hcpcs) q.bind(n++, parsers::today_utc());
+  q.bind(n, std::max(limit * 40, 200));
+  struct Row {
+    std::string code, description;
+    double score;
+  };
+  std::vector<Row> rows;
+  while (q.executeStep())
+    rows.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), -q.getColumn(2).getDouble()});
+  if (!common.empty()) {
+    const auto& st = impl_->stats(system);
+    constexpr double k1 = 1.2, b = 0.75;
+    for (auto& r : rows) {
+      const auto tokens = impl_->stems(r.description);
+      const double len_norm = k1 * (1 - b + b * static_cast<double>(tokens.size()) / st.avg_len);
+      for (const auto& [stem, idf] : common) {
+        const auto tf = static_cast<double>(std::count(tokens.begin(), tokens.end(), stem));
+        if (tf > 0) r.score += idf * tf * (k1 + 1) / (tf + len_norm);
+      }
+    }
+  }
+  // Equal scores (the same words matched in titles of the same length) in code order, so the
+  // result does not depend on the index layout: right (1) before left (2).
+  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return a.score != b.score ? a.score > b.score : a.code < b.code;
+  });
+  // A few different conditions rather than variants of one: codes that differ only in the 7th
+  // character count once, and at most kPerCategory codes come from one category. The variant
+  // shown is the initial encounter (A) unless the narrative speaks of a subsequent encounter or
+  // a sequela; the group ranks by its best member.
+  std::string lower(narrative);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const char wanted_7th = lower.find("sequela") != std::string::npos      ? 'S'
+                          : lower.find("subsequent") != std::string::npos ? 'D'
+                                                                          : 'A';
+  std::vector<std::string> variants;
+  std::map<std::string, int> per_category;
+  for (std::size_t i = 0; i < rows.size() && static_cast<int>(out.size()) < limit; ++i) {
+    const Row* row = &rows[i];
+    if (system == CodeSystem::icd10cm) {
+      const std::string variant = row->code.size() == 7 ? row->code.substr(0, 6) : row->code;
+      if (std::find(variants.begin(), variants.end(), variant) != variants.end()) continue;
+      if (per_category[row->code.substr(0, 3)] >= kPerCategory) continue;
+      variants.push_back(variant);
+      ++per_category[row->code.substr(0, 3)];
+      if (row->code.size() == 7 && row->code[6] != wanted_7th)
+        for (std::size_t j = i + 1; j < rows.size(); ++j)
+          if (rows[j].code.size() == 7 && rows[j].code.compare(0, 6, variant) == 0 && rows[j].code[6] == wanted_7th) {
+            rows[j].score = row->score;  // the group's rank
+            row = &rows[j];
+            break;
+          }
+    }
+    parsers::Suggestion sg;
+    sg.system = system;
+    sg.code = system == CodeSystem::icd10cm ? parsers::icd10cm_dotted(row->code) : row->code;
+    sg.description = row->description;
+    sg.score = row->score;
+    out.push_back(std::move(sg));
   }
   return out;
 }

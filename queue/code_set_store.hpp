@@ -112,11 +112,23 @@ class CodeSetStore : public parsers::CodeSetLookup {
   std::optional<parsers::CodeInfo> find(parsers::CodeSystem system, std::string_view code) const override;
   std::vector<parsers::CodeInfo> children(parsers::CodeSystem system, std::string_view prefix) const override;
   std::optional<parsers::AddOnInfo> add_on(std::string_view code) const override;
+  // Ranks the descriptions of ICD-10-CM or HCPCS (terminated HCPCS codes left out) against the
+  // narrative's words with the FTS5 index and bm25; score = -bm25. Other systems, or a database
+  // whose code-set schema predates the index (read-only opens; `codes import` upgrades it): {}.
+  std::vector<parsers::Suggestion> suggest(parsers::CodeSystem system, std::string_view narrative,
+                                           int limit = 5) const override;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The FTS5 query CodeSetStore::suggest runs for a narrative: its distinct words, OR-ed, each
+// quoted. Words are lower-cased ASCII letters (accented letters kept); common clinical
+// abbreviations are spelled out ("htn" -> hypertension, "R" -> right); tokens with digits (codes,
+// numbers, dates), stop words, mail and billing vocabulary and words under 3 letters are dropped.
+// Empty when no word is left.
+std::string suggestion_query(std::string_view narrative);
 
 // What the intake calls: the code sets loaded in the database `db` (e.g. the store's file), or null
 // when the file does not exist or holds no code sets. Read-only; the returned object has its own

@@ -252,8 +252,11 @@ Store::PurgeReport Store::purge(const RetentionPolicy& policy, std::int64_t now,
     db.exec("CREATE TEMP TABLE IF NOT EXISTS purge_case_ids(id INTEGER PRIMARY KEY, ref TEXT, closed_at INTEGER)");
     db.exec("DELETE FROM temp.purge_case_ids");
     {
+      // Case numbers come from the row id, which SQLite hands out again after the highest row is
+      // deleted: the newest case stays until a newer one exists, so no reference is ever reused.
       SQLite::Statement q(db, "INSERT INTO temp.purge_case_ids(id, ref, closed_at) SELECT id, ref, " + closed_at +
-                                  " FROM cases WHERE status = 'closed' AND " + closed_at + " < ?");
+                                  " FROM cases WHERE status = 'closed' AND " + closed_at +
+                                  " < ? AND id < (SELECT max(id) FROM cases)");
       q.bind(1, *policy.closed_cases_before);
       q.exec();
     }
@@ -263,6 +266,9 @@ Store::PurgeReport Store::purge(const RetentionPolicy& policy, std::int64_t now,
       while (q.executeStep()) removed.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getInt64());
     }
     if (!removed.empty()) {
+      // The full-text index (rowid = case id) holds subject, text and codes too.
+      if (has_table(db, "cases_fts"))
+        db.exec("DELETE FROM cases_fts WHERE rowid IN (SELECT id FROM temp.purge_case_ids)");
       delete_cascade(db, foreign_keys(db), "cases", "id IN (SELECT id FROM temp.purge_case_ids)");
       for (const auto& [ref, closed] : removed) {
         report.closed_cases.push_back(ref);

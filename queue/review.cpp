@@ -184,6 +184,8 @@ std::vector<CaseSummary> Store::list_cases(const CaseFilter& filter, std::int64_
   q.bind(":offset", std::max(0, filter.offset));
   std::vector<CaseSummary> out;
   while (q.executeStep()) out.push_back(impl_->case_from_row(q, now));
+  q.reset();
+  for (auto& c : out) c.codes = impl_->codes_of(c.id);
   return out;
 } catch (const SQLite::Exception& e) {
   throw StoreError(std::string("list_cases failed: ") + e.what());
@@ -209,6 +211,8 @@ std::vector<CaseSummary> Store::search_cases(std::string_view query, std::int64_
   q.bind(1, match);
   q.bind(2, std::max(0, limit));
   while (q.executeStep()) out.push_back(impl_->case_from_row(q, now));
+  q.reset();
+  for (auto& c : out) c.codes = impl_->codes_of(c.id);
   return out;
 } catch (const SQLite::Exception& e) {
   throw StoreError(std::string("search failed: ") + e.what());

@@ -737,6 +737,25 @@ std::optional<UidRecord> Store::uid_record(const MailSource& s) const try {
   throw StoreError(std::string("uid lookup failed: ") + e.what());
 }
 
+std::optional<std::int64_t> Store::last_uidvalidity(std::string_view mailbox) const try {
+  SQLite::Statement q(impl_->db,
+                      "SELECT uidvalidity FROM mailbox_uids WHERE mailbox = ? ORDER BY rowid DESC "
+                      "LIMIT 1");
+  q.bind(1, std::string(mailbox));
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).getInt64();
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("last_uidvalidity failed: ") + e.what());
+}
+
+void Store::mark_moved(const std::vector<MailSource>& sources, std::int64_t now) try {
+  SQLite::Transaction tx(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+  for (const auto& s : sources) mark_moved(s, now);
+  tx.commit();
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("mark_moved failed: ") + e.what());
+}
+
 void Store::mark_moved(const MailSource& s, std::int64_t now) try {
   SQLite::Statement q(impl_->db,
                       "UPDATE mailbox_uids SET moved_at = ? WHERE mailbox = ? AND uidvalidity = ? AND uid = ?");

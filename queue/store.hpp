@@ -310,6 +310,10 @@ class Store {
   // UID bookkeeping, keyed by (mailbox, uidvalidity, uid).
   std::optional<UidRecord> uid_record(const MailSource& source) const;
   void mark_moved(const MailSource& source, std::int64_t now);
+  void mark_moved(const std::vector<MailSource>& sources, std::int64_t now);  // in one transaction
+  // The UIDVALIDITY under which the latest UID of `mailbox` was recorded, if any (a change means
+  // the server renumbered the mailbox).
+  std::optional<std::int64_t> last_uidvalidity(std::string_view mailbox) const;
 
   // Keeps a mail that could not become a case, with the reason; records its UID and, when
   // `reply` is set, queues that reply (e.g. "too_large") in the same transaction. Returns its id.
@@ -390,6 +394,7 @@ class Store {
   // (who, when, from -> to, note). `actor` must be a registered user.
   // @throw NotFound (unknown case or user), TransitionError (refused).
 
+  // Cases with their codes, one page (filter.limit, filter.offset) in filter.sort order.
   std::vector<CaseSummary> list_cases(const CaseFilter& filter, std::int64_t now) const;
   std::int64_t count_cases(const CaseFilter& filter, std::int64_t now) const;
   // Full-text search (SQLite FTS5) over subject, mail text and codes; best matches first. Any
@@ -495,7 +500,9 @@ class Store {
   };
   // Applies a retention policy in one transaction: raw bytes are emptied (parsed text, codes and
   // events stay; pending replies are never touched), closed cases are deleted with every row that
-  // refers to them. Each case that lost raw bytes gets a `raw_mail_purged` event; each removed case
+  // refers to them and their full-text entry — except the newest case of the store, kept until a
+  // newer one exists so that its number (the row id) is never handed out again. Each case that
+  // lost raw bytes gets a `raw_mail_purged` event; each removed case
   // leaves a case-less `case_purged` event naming its ref. With dry_run the same work is done and
   // rolled back, so the report is exact. Freed pages are overwritten (secure_delete).
   PurgeReport purge(const RetentionPolicy& policy, std::int64_t now, bool dry_run);

@@ -74,6 +74,13 @@ Renderer::Renderer(const std::filesystem::path& override_dir) : impl_(std::make_
   }
 }
 
+Renderer Renderer::web_pages() {
+  Renderer r;
+  r.impl_->templates.clear();
+  for (const auto& t : web_templates()) r.impl_->templates[std::string(t.name)] = {std::string(t.source), "built-in"};
+  return r;
+}
+
 Renderer::~Renderer() = default;
 Renderer::Renderer(Renderer&&) noexcept = default;
 Renderer& Renderer::operator=(Renderer&&) noexcept = default;

@@ -23,6 +23,10 @@ class Renderer {
   // Loads the built-in templates and any overrides in override_dir (empty = none).
   // @throw TemplateError when an override cannot be read or does not compile (file and reason).
   explicit Renderer(const std::filesystem::path& override_dir = {});
+  // The web UI's page templates (templates/web/*.mustache, built in, not overridable) instead of
+  // the reply templates.
+  static Renderer web_pages();
+
   ~Renderer();
   Renderer(Renderer&&) noexcept;
   Renderer& operator=(Renderer&&) noexcept;

@@ -6,7 +6,15 @@ casedesk_packages=(
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev nlohmann-json3-dev libtomlplusplus-dev
   libcli11-dev libkainjow-mustache-dev libbenchmark-dev libgmime-3.0-dev libpoppler-cpp-dev
   dovecot-imapd dovecot-core python3 python3-aiosmtpd
+  libsystemd-dev python3-prometheus-client help2man systemd dpkg-dev
+  libsodium-dev
+  chromium
 )
+# The web UI's browser test drives chromium with playwright-core (tests/web/setup). Node >= 18 and
+# npm from Debian unless a node is installed already (a NodeSource nodejs bundles its own npm and
+# conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 || casedesk_packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || casedesk_packages+=(npm)
 
 install_deps() {
   local missing=() p

@@ -1,0 +1,319 @@
+#include "daemon/http_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <mutex>
+#include <optional>
+#include <unordered_set>
+
+namespace casedesk::daemon {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+class Session;
+
+bool is_token_char(unsigned char c) {
+  if (c >= '0' && c <= '9') return true;
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+bool valid_field_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return is_token_char(c); });
+}
+
+bool valid_field_value(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+}  // namespace
+
+struct detail::HttpShared : std::enable_shared_from_this<detail::HttpShared> {
+  HttpShared(net::io_context& io_, std::string host_, int port_, HttpHandler handler_, HttpLimits limits_)
+      : io(io_),
+        host(std::move(host_)),
+        requested_port(port_),
+        handler(std::move(handler_)),
+        limits(limits_),
+        pool(static_cast<std::size_t>(std::max(1, limits_.handler_threads))),
+        acceptor(net::make_strand(io_)),
+        retry_timer(acceptor.get_executor()) {}
+
+  net::io_context& io;
+  std::string host;
+  int requested_port;
+  HttpHandler handler;
+  HttpLimits limits;
+  net::thread_pool pool;
+  tcp::acceptor acceptor;
+  net::steady_timer retry_timer;
+  std::atomic<bool> stopped{false};
+  std::atomic<int> bound_port{0};
+
+  std::mutex sessions_mutex;
+  std::unordered_set<Session*> sessions;  // live sessions (each removes itself when destroyed)
+  std::vector<std::weak_ptr<Session>> session_refs;
+
+  void do_accept();
+  void on_accept(beast::error_code ec, tcp::socket socket);
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, std::shared_ptr<detail::HttpShared> shared)
+      : stream_(std::move(socket)), shared_(std::move(shared)) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string();
+  }
+
+  void run() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+  }
+
+  // Called from any thread: closes the connection on its strand.
+  void close() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ec;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+      self->stream_.close();
+    });
+  }
+
+ private:
+  void do_read() {
+    if (shared_->stopped) return close_now();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(shared_->limits.max_header_bytes));
+    parser_->body_limit(shared_->limits.max_body_bytes);
+    stream_.expires_after(shared_->limits.read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == net::error::operation_aborted || ec == beast::error::timeout)
+      return close_now();
+    if (ec == http::error::body_limit) return send_error(413, "Payload Too Large\n");
+    if (ec == http::error::header_limit) return send_error(431, "Request Header Fields Too Large\n");
+    if (ec) {
+      if (ec != net::error::connection_reset && ec != net::error::eof)
+        spdlog::debug("http: bad request from peer: {}", ec.message());
+      if (ec.category() == http::make_error_code(http::error::bad_method).category())
+        return send_error(400, "Bad Request\n");
+      return close_now();
+    }
+    auto& msg = parser_->get();
+    HttpRequest req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    req.body = std::move(msg.body());
+    req.remote = remote_;
+    for (const auto& field : msg) {
+      std::string name = lower(std::string_view(field.name_string().data(), field.name_string().size()));
+      auto [it, inserted] = req.headers.try_emplace(name, std::string(field.value()));
+      if (!inserted) {
+        it->second += name == "cookie" ? "; " : ", ";
+        it->second += std::string(field.value());
+      }
+    }
+    keep_alive_ = msg.keep_alive();
+    version_ = msg.version();
+    parser_.reset();
+
+    if (shared_->stopped) return close_now();
+    // The handler may block (SQLite): run it on the pool, write the answer back on our strand.
+    net::post(shared_->pool, [self = shared_from_this(), req = std::move(req)]() mutable {
+      HttpResponse res;
+      if (self->shared_->stopped) {
+        res.status = 503;
+        res.body = "Service Unavailable\n";
+      } else {
+        try {
+          res = self->shared_->handler(req);
+        } catch (const std::exception& e) {
+          spdlog::error("http: handler failed for {} request: {}", req.method, e.what());
+          res = HttpResponse{};
+          res.status = 500;
+          res.body = "Internal Server Error\n";
+        }
+      }
+      auto executor = self->stream_.get_executor();
+      net::post(executor, [self = std::move(self), res = std::move(res)]() mutable { self->write(std::move(res)); });
+    });
+  }
+
+  void send_error(int status, std::string body) {
+    keep_alive_ = false;
+    HttpResponse res;
+    res.status = status;
+    res.body = std::move(body);
+    write(std::move(res));
+  }
+
+  void write(HttpResponse res) {
+    auto out = std::make_shared<http::response<http::string_body>>();
+    out->version(version_ ? version_ : 11);
+    out->result(static_cast<unsigned>(res.status));
+    if (valid_field_value(res.content_type)) out->set(http::field::content_type, res.content_type);
+    for (auto& [name, value] : res.headers) {
+      if (!valid_field_name(name) || !valid_field_value(value)) {
+        spdlog::warn("http: dropped a response header with an invalid name or value");
+        continue;
+      }
+      out->insert(name, value);
+    }
+    out->body() = std::move(res.body);
+    out->keep_alive(keep_alive_ && !shared_->stopped);
+    out->prepare_payload();
+    stream_.expires_after(shared_->limits.write_timeout);
+    http::async_write(stream_, *out, [self = shared_from_this(), out](beast::error_code ec, std::size_t) {
+      if (ec) return self->close_now();
+      if (!out->keep_alive()) return self->close_now();
+      self->do_read();
+    });
+  }
+
+  void close_now() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+ public:
+  ~Session() {
+    std::lock_guard lock(shared_->sessions_mutex);
+    shared_->sessions.erase(this);
+  }
+
+ private:
+  beast::tcp_stream stream_;
+  std::shared_ptr<detail::HttpShared> shared_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string remote_;
+  bool keep_alive_ = false;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+void detail::HttpShared::do_accept() {
+  acceptor.async_accept(net::make_strand(io),
+                        [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+                          self->on_accept(ec, std::move(socket));
+                        });
+}
+
+void detail::HttpShared::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (stopped || ec == net::error::operation_aborted) return;
+  if (ec) {
+    // Out of descriptors and the like: back off briefly instead of spinning.
+    spdlog::warn("http: accept failed: {}", ec.message());
+    retry_timer.expires_after(std::chrono::milliseconds(100));
+    retry_timer.async_wait([self = shared_from_this()](beast::error_code wec) {
+      if (!wec && !self->stopped) self->do_accept();
+    });
+    return;
+  }
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard lock(sessions_mutex);
+    if (static_cast<int>(sessions.size()) >= limits.max_connections) {
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else {
+      session = std::make_shared<Session>(std::move(socket), shared_from_this());
+      sessions.insert(session.get());
+      std::erase_if(session_refs, [](const std::weak_ptr<Session>& w) { return w.expired(); });
+      session_refs.push_back(session);
+    }
+  }
+  if (session) session->run();
+  do_accept();
+}
+
+HttpServer::HttpServer(net::io_context& io, std::string host, int port, HttpHandler handler, HttpLimits limits)
+    : shared_(std::make_shared<detail::HttpShared>(io, std::move(host), port, std::move(handler), limits)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::start() {
+  auto& s = *shared_;
+  std::string where = s.host + ":" + std::to_string(s.requested_port);
+  beast::error_code ec;
+  tcp::endpoint endpoint;
+  auto address = net::ip::make_address(s.host, ec);
+  if (!ec) {
+    endpoint = tcp::endpoint(address, static_cast<unsigned short>(s.requested_port));
+  } else {
+    tcp::resolver resolver(s.io);
+    auto results = resolver.resolve(s.host, std::to_string(s.requested_port), ec);
+    if (ec || results.empty())
+      throw HttpError("cannot listen on " + where + ": " + (ec ? ec.message() : "host not found"));
+    endpoint = *results.begin();
+  }
+  s.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) s.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor.bind(endpoint, ec);
+  if (!ec) s.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    beast::error_code ignored;
+    s.acceptor.close(ignored);
+    throw HttpError("cannot listen on " + where + ": " + ec.message());
+  }
+  s.bound_port = s.acceptor.local_endpoint(ec).port();
+  net::dispatch(s.acceptor.get_executor(), [shared = shared_] { shared->do_accept(); });
+}
+
+void HttpServer::stop() {
+  auto& s = *shared_;
+  if (s.stopped.exchange(true)) return;
+  // The acceptor lives on its strand: it is closed there. Accepts that complete before that see
+  // `stopped` and drop the connection, so there is nothing to wait for.
+  net::dispatch(s.acceptor.get_executor(), [shared = shared_] {
+    beast::error_code ignored;
+    shared->acceptor.close(ignored);
+    shared->retry_timer.cancel();
+  });
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(s.sessions_mutex);
+    for (auto& w : s.session_refs)
+      if (auto p = w.lock()) live.push_back(std::move(p));
+    s.session_refs.clear();
+  }
+  for (auto& session : live) session->close();
+  live.clear();
+  s.pool.stop();
+  s.pool.join();
+}
+
+int HttpServer::port() const { return shared_->bound_port; }
+
+}  // namespace casedesk::daemon
