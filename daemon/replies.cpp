@@ -191,8 +191,9 @@ ComposedReply compose_case_reply(const queue::CaseDetail& c, const queue::Outbox
   if (!in) throw std::runtime_error("case has no incoming message");
   const parsers::Address to = reply_recipient(in->reply_to, in->from_addr, in->from_name);
   nlohmann::json ctx = ack_context(c, desk);
-  const bool has_text = item.body_text && !item.body_text->empty();
-  ctx["text"] = has_text ? nlohmann::json(*item.body_text) : nlohmann::json(nullptr);
+  std::string text = item.body_text.value_or("");
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  ctx["text"] = text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text);
   ctx["consultant_name"] = item.author ? nlohmann::json(*item.author) : nlohmann::json(nullptr);
   ctx["status"] = c.summary.status;
   const bool automatic = is_automatic_reply(item.kind);
