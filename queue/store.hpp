@@ -59,7 +59,7 @@ class NotFound : public StoreError {
 // A narrative suggestion (an ICD-10-CM code for the case's text), never an extracted code.
 struct Suggestion {
   std::string code;
-  std::string system;  // "icd10cm", "hcpcs"
+  std::string system;  // "ICD-10-CM", "HCPCS" (parsers::to_string of the system, as for codes)
   std::string description;
   double score = 0;
 };
