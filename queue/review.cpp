@@ -31,8 +31,8 @@ struct CaseRow {
 };
 
 CaseRow load_case(SQLite::Database& db, std::string_view ref) {
-  SQLite::Statement q(db, "SELECT id, ref, status, priority, owner, lease_until FROM cases WHERE ref = ? COLLATE NOCASE");
-  q.bind(1, std::string(ref));
+  SQLite::Statement q(db, "SELECT id, ref, status, priority, owner, lease_until FROM cases WHERE ref = ?");
+  q.bind(1, detail::upper(ref));
   if (!q.executeStep()) throw NotFound("no case " + std::string(ref));
   return CaseRow{q.getColumn(0).getInt64(), q.getColumn(1).getString(),      q.getColumn(2).getString(),
                  q.getColumn(3).getString(), col_opt_str(q.getColumn(4)), col_opt_i64(q.getColumn(5))};
@@ -220,8 +220,8 @@ std::vector<CaseSummary> Store::search_cases(std::string_view query, std::int64_
 
 std::optional<CaseSummary> Store::find_case(std::string_view ref, std::int64_t now) const try {
   SQLite::Statement q(impl_->db,
-                      std::string("SELECT ") + Impl::kCaseColumns + " FROM cases c WHERE c.ref = ? COLLATE NOCASE");
-  q.bind(1, std::string(ref));
+                      std::string("SELECT ") + Impl::kCaseColumns + " FROM cases c WHERE c.ref = ?");
+  q.bind(1, detail::upper(ref));
   if (!q.executeStep()) return std::nullopt;
   auto c = impl_->case_from_row(q, now);
   q.reset();
@@ -339,7 +339,6 @@ namespace {
 // A consultant's reply (answer, question): an outgoing message of the case and its outbox item.
 std::int64_t consultant_reply(Store::Impl& impl, const CaseRow& c, const UserRow& user, std::string_view kind,
                               std::string_view text, std::int64_t now) {
-  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) refuse(c, std::string(kind) == "answer" ? "answer" : "ask about", "the text is empty");
   const std::string to = reply_address(impl.db, c.id);
   SQLite::Statement m(impl.db,
                       "INSERT INTO messages(case_id, direction, from_addr, from_name, references_json, received_at, "
@@ -359,32 +358,34 @@ std::int64_t consultant_reply(Store::Impl& impl, const CaseRow& c, const UserRow
 
 }  // namespace
 
-std::int64_t Store::answer(std::string_view ref, std::string_view actor, std::string_view text, std::int64_t now) try {
-  auto& db = impl_->db;
-  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-  const UserRow user = require_user(db, actor);
-  const CaseRow c = load_case(db, ref);
-  require_status(c, "answer", {kStatusInReview});
-  require_owner(c, user, "answer");
-  const std::int64_t id = consultant_reply(*impl_, c, user, "answer", text, now);
-  move_case(*impl_, c, kStatusAnswered, c.owner, std::nullopt, user.name, "answered", "", now);
+namespace {
+
+// in_review -> `to` by the case's owner (or an admin), with a consultant reply of `kind`.
+std::int64_t reply_and_move(Store::Impl& impl, std::string_view ref, std::string_view actor, std::string_view text,
+                            std::int64_t now, std::string_view action, std::string_view kind, std::string_view to,
+                            std::string_view event) {
+  SQLite::Transaction tx(impl.db, SQLite::TransactionBehavior::IMMEDIATE);
+  const UserRow user = require_user(impl.db, actor);
+  const CaseRow c = load_case(impl.db, ref);
+  require_status(c, action, {kStatusInReview});
+  require_owner(c, user, action);
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) refuse(c, action, "the text is empty");
+  const std::int64_t id = consultant_reply(impl, c, user, kind, text, now);
+  move_case(impl, c, to, c.owner, std::nullopt, user.name, event, "", now);
   tx.commit();
   return id;
+}
+
+}  // namespace
+
+std::int64_t Store::answer(std::string_view ref, std::string_view actor, std::string_view text, std::int64_t now) try {
+  return reply_and_move(*impl_, ref, actor, text, now, "answer", "answer", kStatusAnswered, "answered");
 } catch (const SQLite::Exception& e) {
   throw StoreError(std::string("answer failed: ") + e.what());
 }
 
 std::int64_t Store::ask(std::string_view ref, std::string_view actor, std::string_view text, std::int64_t now) try {
-  auto& db = impl_->db;
-  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-  const UserRow user = require_user(db, actor);
-  const CaseRow c = load_case(db, ref);
-  require_status(c, "ask about", {kStatusInReview});
-  require_owner(c, user, "ask about");
-  const std::int64_t id = consultant_reply(*impl_, c, user, "question", text, now);
-  move_case(*impl_, c, kStatusWaiting, c.owner, std::nullopt, user.name, "asked", "", now);
-  tx.commit();
-  return id;
+  return reply_and_move(*impl_, ref, actor, text, now, "ask about", "question", kStatusWaiting, "asked");
 } catch (const SQLite::Exception& e) {
   throw StoreError(std::string("ask failed: ") + e.what());
 }
@@ -539,9 +540,8 @@ int Store::queue_digests(std::int64_t now, std::int64_t every) try {
 
 std::optional<std::string> Store::message_raw(std::string_view ref, std::int64_t message_id) const try {
   SQLite::Statement q(impl_->db,
-                      "SELECT m.raw FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.ref = ? COLLATE NOCASE "
-                      "AND m.id = ?");
-  q.bind(1, std::string(ref));
+                      "SELECT m.raw FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.ref = ? AND m.id = ?");
+  q.bind(1, detail::upper(ref));
   q.bind(2, message_id);
   if (!q.executeStep() || q.getColumn(0).isNull()) return std::nullopt;
   const auto& c = q.getColumn(0);
@@ -684,23 +684,7 @@ std::vector<Submitter> Store::list_submitters(std::int64_t now) const try {
     s.created_at = q.getColumn(4).getInt64();
     out.push_back(std::move(s));
   }
-  std::time_t t = static_cast<std::time_t>(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  tm.tm_mday = 1;
-  tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-  const std::int64_t month = static_cast<std::int64_t>(timegm(&tm));
-  for (auto& s : out) {
-    const bool domain = s.pattern.front() == '@';
-    SQLite::Statement c(impl_->db, domain ? "SELECT count(*) FROM cases WHERE lower(submitter_addr) LIKE '%' || ? "
-                                            "AND created_at >= ? AND status != 'rejected'"
-                                          : "SELECT count(*) FROM cases WHERE submitter_addr = ? COLLATE NOCASE "
-                                            "AND created_at >= ? AND status != 'rejected'");
-    c.bind(1, s.pattern);
-    c.bind(2, month);
-    c.executeStep();
-    s.cases_this_month = c.getColumn(0).getInt64();
-  }
+  for (auto& s : out) s.cases_this_month = impl_->cases_this_month(s.pattern, now);
   return out;
 } catch (const SQLite::Exception& e) {
   throw StoreError(std::string("list_submitters failed: ") + e.what());

@@ -327,16 +327,6 @@ bool is_first_reply_kind(std::string_view kind) {
   return kind == "ack" || kind == "over_quota" || kind == "unknown_sender";
 }
 
-// Midnight UTC of the first day of `now`'s month.
-std::int64_t month_start_utc(std::int64_t now) {
-  std::time_t t = static_cast<std::time_t>(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  tm.tm_mday = 1;
-  tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-  return static_cast<std::int64_t>(timegm(&tm));
-}
-
 std::string domain_of_addr(const std::string& addr) {
   const auto at = addr.rfind('@');
   return at == std::string::npos ? std::string{} : lower(addr.substr(at + 1));
@@ -489,8 +479,8 @@ std::optional<std::int64_t> Store::Impl::find_thread(const IncomingMail& mail) {
   // Our reference in the subject ("Re: ... [CD-000042]").
   if (m.subject) {
     if (auto ref = parsers::find_case_ref(*m.subject, options.case_prefix)) {
-      SQLite::Statement q(db, "SELECT id FROM cases WHERE ref = ? COLLATE NOCASE");
-      q.bind(1, *ref);
+      SQLite::Statement q(db, "SELECT id FROM cases WHERE ref = ?");
+      q.bind(1, detail::upper(*ref));
       if (q.executeStep()) {
         const std::int64_t case_id = q.getColumn(0).getInt64();
         q.reset();
@@ -499,6 +489,27 @@ std::optional<std::int64_t> Store::Impl::find_thread(const IncomingMail& mail) {
     }
   }
   return std::nullopt;
+}
+
+std::int64_t Store::Impl::cases_this_month(const std::string& pattern, std::int64_t now) {
+  const bool by_domain = !pattern.empty() && pattern.front() == '@';
+  SQLite::Statement c(db, by_domain ? "SELECT count(*) FROM cases WHERE lower(submitter_addr) LIKE ? ESCAPE '\\' "
+                                      "AND created_at >= ? AND status != 'rejected'"
+                                    : "SELECT count(*) FROM cases WHERE submitter_addr = ? COLLATE NOCASE "
+                                      "AND created_at >= ? AND status != 'rejected'");
+  if (by_domain) {
+    std::string like = "%";
+    for (char ch : lower(pattern)) {
+      if (ch == '%' || ch == '_' || ch == '\\') like += '\\';
+      like += ch;
+    }
+    c.bind(1, like);
+  } else {
+    c.bind(1, pattern);
+  }
+  c.bind(2, month_start_utc(now));
+  c.executeStep();
+  return c.getColumn(0).getInt64();
 }
 
 std::optional<std::string> Store::Impl::submitter_refusal(const std::string& addr, std::int64_t now) {
@@ -524,23 +535,7 @@ std::optional<std::string> Store::Impl::submitter_refusal(const std::string& add
     quota = options.submitters.guest_quota;
   }
   if (!quota || *quota <= 0) return std::nullopt;
-  SQLite::Statement c(db, by_domain ? "SELECT count(*) FROM cases WHERE lower(submitter_addr) LIKE ? ESCAPE '\\' "
-                                      "AND created_at >= ? AND status != 'rejected'"
-                                    : "SELECT count(*) FROM cases WHERE submitter_addr = ? COLLATE NOCASE "
-                                      "AND created_at >= ? AND status != 'rejected'");
-  if (by_domain) {
-    std::string like = "%@";
-    for (char ch : domain) {
-      if (ch == '%' || ch == '_' || ch == '\\') like += '\\';
-      like += ch;
-    }
-    c.bind(1, like);
-  } else {
-    c.bind(1, a);
-  }
-  c.bind(2, month_start_utc(now));
-  c.executeStep();
-  if (c.getColumn(0).getInt64() >= *quota) return "over_quota";
+  if (cases_this_month(by_domain ? "@" + domain : a, now) >= *quota) return "over_quota";
   return std::nullopt;
 }
 
@@ -1112,8 +1107,8 @@ std::vector<CaseSummary> Store::list_cases() const try {
 }
 
 std::optional<CaseDetail> Store::get_case(std::string_view ref) const try {
-  SQLite::Statement q(impl_->db, std::string("SELECT ") + Impl::kCaseColumns + " FROM cases c WHERE c.ref = ? COLLATE NOCASE");
-  q.bind(1, std::string(ref));
+  SQLite::Statement q(impl_->db, std::string("SELECT ") + Impl::kCaseColumns + " FROM cases c WHERE c.ref = ?");
+  q.bind(1, detail::upper(ref));
   std::optional<CaseSummary> s;
   if (q.executeStep()) s = impl_->case_from_row(q);
   return impl_->detail(std::move(s));

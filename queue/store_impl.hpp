@@ -27,6 +27,24 @@ inline std::string lower(std::string_view s) {
   return out;
 }
 
+// Case references are stored upper case ("CD-000123"); lookups normalise the caller's text so
+// the UNIQUE index on cases.ref serves them (COLLATE NOCASE would scan the table).
+inline std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Midnight UTC of the first day of `now`'s month.
+inline std::int64_t month_start_utc(std::int64_t now) {
+  std::time_t t = static_cast<std::time_t>(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  tm.tm_mday = 1;
+  tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
 // A blob bound from a null pointer is SQL NULL (sqlite3_bind_blob), which an empty
 // std::string_view{} has: bind a non-null pointer so empty bytes stay a zero-length blob.
 inline void bind_blob(SQLite::Statement& q, int index, std::string_view bytes) {
@@ -84,6 +102,7 @@ using detail::col_opt_i64;
 using detail::col_opt_str;
 using detail::code_from_row;
 using detail::lower;
+using detail::month_start_utc;
 using detail::outbox_state_from_string;
 using detail::parse_json_or;
 using detail::string_list;
@@ -204,6 +223,8 @@ struct Store::Impl {
   std::optional<std::int64_t> find_thread(const IncomingMail& mail);
   // "unknown_sender" / "over_quota" when a new case from `addr` is refused, else nullopt.
   std::optional<std::string> submitter_refusal(const std::string& addr, std::int64_t now);
+  // Non-rejected cases since the month began (UTC) from an address, or from a domain ("@x.test").
+  std::int64_t cases_this_month(const std::string& pattern, std::int64_t now);
 
   CaseSummary case_from_row(SQLite::Statement& q, std::int64_t now) {
     CaseSummary c = case_from_row(q);
