@@ -637,6 +637,7 @@ HttpResponse WebUi::Impl::queue_page(const Session& s, queue::Store& store, cons
   std::int64_t page_no = std::clamp<std::int64_t>(to_int(q["page"]).value_or(1), 1, 1000000);
   f.limit = kPageSize;
   f.offset = static_cast<int>((page_no - 1) * kPageSize);
+  f.brief_codes = true;
 
   std::int64_t t = now();
   auto cases = store.list_cases(f, t);
@@ -694,7 +695,7 @@ HttpResponse WebUi::Impl::search_page(const Session& s, queue::Store& store, con
   if (query.size() > 500) query.resize(500);
   json rows = json::array();
   if (!query.empty())
-    for (const auto& c : store.search_cases(query, now(), kPageSize)) rows.push_back(case_row(c));
+    for (const auto& c : store.search_cases(query, now(), kPageSize, true)) rows.push_back(case_row(c));
   std::size_t n = rows.size();
   json ctx{{"heading", query.empty() ? std::string("Search") : "Search: " + query},
            {"total_text", query.empty() ? std::string() : std::to_string(n) + (n == 1 ? " match" : " matches") +

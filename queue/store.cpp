@@ -256,6 +256,30 @@ CREATE INDEX outbox_to_created ON outbox(to_addr, created_at);
 CREATE INDEX outbox_message_id ON outbox(message_id);
 CREATE INDEX outbox_case ON outbox(case_id);
 )sql",
+      // 6: listings that read only the page. Each (status[, priority], sort column) index range is
+      // already in the listing's order, so a page is a merge of a few ranges, not a sort of every
+      // open case; per-status counts are kept by triggers so the pager's total is not a scan.
+      R"sql(
+CREATE INDEX cases_status_priority_due ON cases(status, priority, due_at);
+CREATE INDEX cases_status_created ON cases(status, created_at);
+CREATE INDEX cases_status_updated ON cases(status, updated_at);
+DROP INDEX cases_owner;
+CREATE INDEX cases_owner_status_due ON cases(owner, status, due_at);
+CREATE INDEX cases_owner_status_created ON cases(owner, status, created_at);
+CREATE INDEX cases_owner_status_updated ON cases(owner, status, updated_at);
+CREATE TABLE case_counts(status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO case_counts(status, n) SELECT status, count(*) FROM cases GROUP BY status;
+CREATE TRIGGER case_counts_insert AFTER INSERT ON cases BEGIN
+  INSERT INTO case_counts(status, n) VALUES (new.status, 1) ON CONFLICT(status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER case_counts_delete AFTER DELETE ON cases BEGIN
+  UPDATE case_counts SET n = n - 1 WHERE status = old.status;
+END;
+CREATE TRIGGER case_counts_update AFTER UPDATE OF status ON cases WHEN old.status IS NOT new.status BEGIN
+  UPDATE case_counts SET n = n - 1 WHERE status = old.status;
+  INSERT INTO case_counts(status, n) VALUES (new.status, 1) ON CONFLICT(status) DO UPDATE SET n = n + 1;
+END;
+)sql",
   };
   return all;
 }
@@ -1100,7 +1124,7 @@ std::vector<CaseSummary> Store::list_cases() const try {
   std::vector<CaseSummary> out;
   SQLite::Statement q(impl_->db, std::string("SELECT ") + Impl::kCaseColumns + " FROM cases c ORDER BY c.id");
   while (q.executeStep()) out.push_back(impl_->case_from_row(q));
-  for (auto& c : out) c.codes = impl_->codes_of(c.id);
+  impl_->load_codes(out);
   return out;
 } catch (const SQLite::Exception& e) {
   throw StoreError(std::string("list_cases failed: ") + e.what());

@@ -4,12 +4,14 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "parsers/json.hpp"
@@ -53,6 +55,7 @@ inline void bind_blob(SQLite::Statement& q, int index, std::string_view bytes) {
 }
 
 inline json parse_json_or(const std::string& text, json fallback) {
+  if (text == "[]") return json::array();  // most lists are empty
   json j = json::parse(text, nullptr, false);
   return j.is_discarded() ? fallback : j;
 }
@@ -65,13 +68,15 @@ inline std::vector<std::string> string_list(const json& j) {
   return out;
 }
 
-inline parsers::Code code_from_row(SQLite::Statement& q) {
+inline parsers::Code code_from_row(SQLite::Statement& q, bool brief = false) {
   parsers::Code c;
   c.code = q.getColumn(0).getString();
   c.system = parsers::code_system_from_string(q.getColumn(1).getString()).value_or(parsers::CodeSystem::cpt);
   c.modifiers = string_list(parse_json_or(q.getColumn(2).getString(), json::array()));
   if (!q.getColumn(3).isNull()) c.units = q.getColumn(3).getInt();
   c.range_end = col_opt_str(q.getColumn(4));
+  c.status = col_opt_str(q.getColumn(7));
+  if (brief) return c;
   c.found_in = string_list(parse_json_or(q.getColumn(5).getString(), json::array()));
   c.status = col_opt_str(q.getColumn(7));
   c.notes = string_list(parse_json_or(q.getColumn(8).getString(), json::array()));
@@ -182,6 +187,50 @@ struct Store::Impl {
                         "status, notes_json FROM codes WHERE case_id = ? ORDER BY id");
     q.bind(1, case_id);
     while (q.executeStep()) out.push_back(code_from_row(q));
+    return out;
+  }
+
+  // The codes of many cases in one query per chunk of ids (a listing page, not N queries).
+  void load_codes(std::vector<CaseSummary>& cases, bool brief = false) {
+    constexpr std::size_t kChunk = 500;
+    std::unordered_map<std::int64_t, CaseSummary*> by_id;
+    for (auto& c : cases) by_id[c.id] = &c;
+    for (std::size_t at = 0; at < cases.size(); at += kChunk) {
+      const std::size_t n = std::min(kChunk, cases.size() - at);
+      std::string marks;
+      for (std::size_t i = 0; i < n; ++i) marks += i ? ",?" : "?";
+      SQLite::Statement q(db,
+                          "SELECT code, system, modifiers_json, units, range_end, found_in_json, mentions_json, "
+                          "status, notes_json, case_id FROM codes WHERE case_id IN (" + marks + ") ORDER BY case_id, id");
+      for (std::size_t i = 0; i < n; ++i) q.bind(static_cast<int>(i + 1), cases[at + i].id);
+      while (q.executeStep()) {
+        auto it = by_id.find(q.getColumn(9).getInt64());
+        if (it != by_id.end()) it->second->codes.push_back(code_from_row(q, brief));
+      }
+    }
+  }
+
+  // Cases by id, in the order given (ids that do not exist are left out), with their codes.
+  std::vector<CaseSummary> cases_by_ids(const std::vector<std::int64_t>& ids, std::int64_t now,
+                                        bool brief_codes = false) {
+    constexpr std::size_t kChunk = 500;
+    std::unordered_map<std::int64_t, CaseSummary> found;
+    for (std::size_t at = 0; at < ids.size(); at += kChunk) {
+      const std::size_t n = std::min(kChunk, ids.size() - at);
+      std::string marks;
+      for (std::size_t i = 0; i < n; ++i) marks += i ? ",?" : "?";
+      SQLite::Statement q(db, std::string("SELECT ") + kCaseColumns + " FROM cases c WHERE c.id IN (" + marks + ")");
+      for (std::size_t i = 0; i < n; ++i) q.bind(static_cast<int>(i + 1), ids[at + i]);
+      while (q.executeStep()) {
+        auto c = case_from_row(q, now);
+        found.emplace(c.id, std::move(c));
+      }
+    }
+    std::vector<CaseSummary> out;
+    out.reserve(found.size());
+    for (auto id : ids)
+      if (auto it = found.find(id); it != found.end()) out.push_back(std::move(it->second));
+    load_codes(out, brief_codes);
     return out;
   }
 

@@ -1,10 +1,14 @@
 // The review workflow in the store: every transition of the table and its refusals, follow-up
 // threading, submitters and quotas, search, users and sessions.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "parsers/codes.hpp"
@@ -292,6 +296,183 @@ TEST_F(Review, ListFiltersAndOverdueFirst) {
   page.sort = "received";
   EXPECT_EQ(store.list_cases(page, later).size(), 1u);
   (void)a;
+}
+
+// The listing planner (index-range merges per status, priority and overdue group) against the
+// listing's definition applied in plain C++ to every case, for every filter, sort and page.
+TEST_F(Review, ListingMatchesItsDefinitionForEveryFilterSortAndPage) {
+  const char* statuses_cycle[] = {"new", "in_review", "waiting_on_submitter", "answered", "closed", "rejected"};
+  const Priority prios[] = {Priority::low, Priority::normal, Priority::high, Priority::urgent};
+  const char* owners[] = {"ann", "bob"};
+  for (int i = 0; i < 90; ++i) {
+    const std::int64_t at = kNow - (i % 7) * 20 * kHour - (i % 5) * 60;  // over a week, with ties
+    const std::string from = "s" + std::to_string(i) + "@clinic.example";
+    auto r = store.enqueue(incoming(mail_text(from, "Case " + std::to_string(i), "Bill 99213?",
+                                              "<l" + std::to_string(i) + "@x>")),
+                           at);
+    ASSERT_EQ(r.outcome, EnqueueResult::Outcome::created);
+    const std::string ref = r.case_ref;
+    const std::string target = statuses_cycle[(i * 7) % 6];
+    const char* owner = owners[i % 2];
+    if (i % 3) store.set_priority(ref, owner, prios[(i / 3) % 4], at + 10);
+    if (target == "new") continue;
+    if (target == "rejected") {
+      store.reject(ref, owner, "out of scope", at + 20);
+      continue;
+    }
+    store.claim(ref, owner, at + 20);
+    if (target == "in_review") continue;
+    if (target == "waiting_on_submitter") {
+      store.ask(ref, owner, "Which level?", at + 30);
+      continue;
+    }
+    store.answer(ref, owner, "Yes.", at + 30);
+    if (target == "closed") store.close(ref, owner, at + 40);
+  }
+  const std::int64_t now = kNow + 20 * kHour;  // some due times passed, some not
+  const auto everything = store.list_cases();
+  ASSERT_EQ(everything.size(), 90u);
+
+  auto prank = [](const std::string& p) { return p == "urgent" ? 0 : p == "high" ? 1 : p == "normal" ? 2 : 3; };
+  auto sla_overdue = [&](const CaseSummary& c) {
+    return (c.status == "new" || c.status == "in_review") && c.due_at < now;
+  };
+  auto is_open_status = [](const std::string& s) { return s != "closed" && s != "rejected"; };
+  int overdue_seen = 0;
+  for (const auto& c : everything) overdue_seen += sla_overdue(c);
+  ASSERT_GT(overdue_seen, 5);
+  ASSERT_LT(overdue_seen, 40);
+
+  std::vector<std::optional<std::string>> status_choices{std::nullopt};
+  for (auto s : all_statuses()) status_choices.emplace_back(std::string(s));
+  int checked = 0;
+  for (const auto& status : status_choices)
+    for (bool open_only : {false, true})
+      for (bool overdue_only : {false, true})
+        for (const std::optional<std::string>& owner : {std::optional<std::string>{}, std::optional<std::string>{"bob"}})
+          for (const std::optional<std::string>& priority :
+               {std::optional<std::string>{}, std::optional<std::string>{"urgent"}})
+            for (const std::string sort : {"due", "priority", "received", "updated"}) {
+              CaseFilter f;
+              f.status = status;
+              f.open_only = open_only;
+              f.overdue_only = overdue_only;
+              f.owner = owner;
+              f.priority = priority;
+              f.sort = sort;
+              std::vector<CaseSummary> want;
+              for (const auto& c : everything) {
+                if (status && c.status != *status) continue;
+                if (open_only && !is_open_status(c.status)) continue;
+                if (overdue_only && !sla_overdue(c)) continue;
+                if (owner && c.owner != owner) continue;
+                if (priority && c.priority != *priority) continue;
+                want.push_back(c);
+              }
+              std::stable_sort(want.begin(), want.end(), [&](const CaseSummary& a, const CaseSummary& b) {
+                if (sort == "received") return std::tie(b.created_at, b.id) < std::tie(a.created_at, a.id);
+                if (sort == "updated") return std::tie(b.updated_at, b.id) < std::tie(a.updated_at, a.id);
+                const int pa = sort == "priority" ? prank(a.priority) : 0;
+                const int pb = sort == "priority" ? prank(b.priority) : 0;
+                const int oa = sla_overdue(a) ? 0 : 1;
+                const int ob = sla_overdue(b) ? 0 : 1;
+                return std::tie(pa, oa, a.due_at, a.id) < std::tie(pb, ob, b.due_at, b.id);
+              });
+              SCOPED_TRACE("status=" + status.value_or("-") + " open=" + std::to_string(open_only) +
+                           " overdue=" + std::to_string(overdue_only) + " owner=" + owner.value_or("-") +
+                           " priority=" + priority.value_or("-") + " sort=" + sort);
+              ASSERT_EQ(store.count_cases(f, now), static_cast<std::int64_t>(want.size()));
+              for (int limit : {7, 100})
+                for (int offset = 0; offset <= static_cast<int>(want.size()) + 3; offset += limit == 7 ? 5 : 50) {
+                  f.limit = limit;
+                  f.offset = offset;
+                  std::vector<std::string> got_refs, want_refs;
+                  for (const auto& c : store.list_cases(f, now)) got_refs.push_back(c.ref);
+                  for (int k = offset; k < std::min<int>(offset + limit, want.size()); ++k)
+                    want_refs.push_back(want[k].ref);
+                  ASSERT_EQ(got_refs, want_refs) << "limit " << limit << " offset " << offset;
+                  ++checked;
+                }
+            }
+  EXPECT_GT(checked, 1000);
+  // Codes come along with a page, like with one case.
+  CaseFilter first;
+  first.limit = 3;
+  for (const auto& c : store.list_cases(first, now)) {
+    ASSERT_EQ(c.codes.size(), 1u) << c.ref;
+    EXPECT_EQ(c.codes[0].code, "99213");
+  }
+}
+
+// Counts kept by triggers follow every change of status, including deletion by the retention purge.
+TEST_F(Review, StatusCountsFollowTransitions) {
+  const auto a = new_case("a@clinic.example", "64635?", "<a@x>");
+  const auto b = new_case("b@clinic.example", "99213?", "<b@x>");
+  auto count = [&](const char* status) {
+    CaseFilter f;
+    f.status = status;
+    return store.count_cases(f, kNow);
+  };
+  EXPECT_EQ(count("new"), 2);
+  store.claim(a, "ann", kNow);
+  EXPECT_EQ(count("new"), 1);
+  EXPECT_EQ(count("in_review"), 1);
+  store.answer(a, "ann", "Yes.", kNow);
+  store.reject(b, "ann", "spam", kNow);
+  EXPECT_EQ(count("new"), 0);
+  EXPECT_EQ(count("answered"), 1);
+  EXPECT_EQ(count("rejected"), 1);
+  CaseFilter open;
+  open.open_only = true;
+  EXPECT_EQ(store.count_cases(open, kNow), 1);
+  EXPECT_EQ(store.count_cases(CaseFilter{}, kNow), 2);
+}
+
+// A store made before migration 6 gets its per-status counts from the cases already there.
+TEST(ReviewMigration, CountsOfAnOlderStoreAreBuiltFromItsCases) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("casedesk-migration6-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  StoreOptions o;
+  o.path = path;
+  {
+    Store store(o);
+    store.add_user(User{0, "ann", "ann@desk.example", "consultant", 0}, "hash-a", kNow);
+    for (int i = 0; i < 3; ++i) {
+      auto r = store.enqueue(incoming(mail_text("s" + std::to_string(i) + "@clinic.example", "Case", "99213?",
+                                                "<m" + std::to_string(i) + "@x>")),
+                             kNow);
+      if (i == 0) store.claim(r.case_ref, "ann", kNow);
+    }
+  }
+  {
+    // Back to schema 5 as an older casedesk left it.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* downgrade =
+        "DROP TRIGGER case_counts_insert; DROP TRIGGER case_counts_delete; DROP TRIGGER case_counts_update;"
+        "DROP TABLE case_counts; DROP INDEX cases_status_priority_due; DROP INDEX cases_status_created;"
+        "DROP INDEX cases_status_updated; DROP INDEX cases_owner_status_due; DROP INDEX cases_owner_status_created;"
+        "DROP INDEX cases_owner_status_updated; CREATE INDEX cases_owner ON cases(owner, status);"
+        "PRAGMA user_version = 5;";
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, downgrade, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
+  {
+    Store store(o);
+    EXPECT_EQ(store.schema_version(), Store::latest_schema_version());
+    CaseFilter f;
+    f.status = "new";
+    EXPECT_EQ(store.count_cases(f, kNow), 2);
+    f.status = "in_review";
+    EXPECT_EQ(store.count_cases(f, kNow), 1);
+    EXPECT_EQ(store.count_cases(CaseFilter{}, kNow), 3);
+  }
+  std::filesystem::remove(path);
+  std::filesystem::remove(path.string() + "-wal");
+  std::filesystem::remove(path.string() + "-shm");
 }
 
 TEST_F(Review, SearchBySubjectTextAndCode) {
