@@ -141,6 +141,19 @@ IntakeStats run_intake_pass(ImapClient& imap, queue::Store& store, const IntakeO
                  imap.mailbox(), *last, status.uidvalidity);
   }
 
+  // Group commit for the pass (see flush_moves), back to a sync per commit when it ends.
+  struct GroupCommit {
+    queue::Store& store;
+    explicit GroupCommit(queue::Store& s) : store(s) { store.set_group_commit(true); }
+    ~GroupCommit() {
+      try {
+        store.set_group_commit(false);
+      } catch (const std::exception& e) {
+        spdlog::error("intake: store stays in group-commit mode: {}", e.what());
+      }
+    }
+  } group_commit(store);
+
   // Moves to one folder go out in batches: one UID MOVE per kMoveBatch mails instead of one each
   // (fewer round trips, and one expunge for the batch).
   constexpr std::size_t kMoveBatch = 50;
@@ -154,6 +167,9 @@ IntakeStats run_intake_pass(ImapClient& imap, queue::Store& store, const IntakeO
     };
     std::vector<std::int64_t> uids;
     for (const auto& s : batch) uids.push_back(s.uid);
+    // The batch's cases were committed without waiting for the disk: one sync for all of them
+    // before their mail leaves the mailbox.
+    store.make_durable(options.now());
     try {
       imap.move_many(uids, folder);
       store.mark_moved(batch, options.now());
@@ -174,6 +190,7 @@ IntakeStats run_intake_pass(ImapClient& imap, queue::Store& store, const IntakeO
       }
     }
     batch.clear();
+    if (options.on_committed) options.on_committed();
   };
 
   for (const auto& info : listing) {

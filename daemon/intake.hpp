@@ -27,6 +27,9 @@ struct IntakeOptions {
   // Mail that reached the server before this instant (the first start minus the ack window) is
   // imported without an acknowledgement. 0 = no such cut-off.
   std::int64_t ack_cutoff = 0;
+  // Called after each batch of mail is committed and moved (and at the end of the pass): the
+  // replies of those cases are in the outbox now. Optional.
+  std::function<void()> on_committed;
 };
 
 struct IntakeStats {

@@ -9,6 +9,11 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <utility>
 #include <ctime>
 #include <random>
 #include <unistd.h>
@@ -78,6 +83,8 @@ struct Service::Worker {
   const std::atomic<bool>& stop;
   std::shared_ptr<LiveState> live;
   std::unique_ptr<queue::Store> store;
+  // The outbox's own connection: replies are sent on a second thread while intake runs.
+  std::unique_ptr<queue::Store> outbox_store;
   // Rebuilt from the config by wire() (at start and on reload).
   std::unique_ptr<templates::Renderer> renderer;
   // OAuth2 token sources (null with a password); the IMAP one is shared with the IDLE connection.
@@ -94,7 +101,8 @@ struct Service::Worker {
       : config(std::move(cfg)),
         stop(stop_flag),
         live(std::move(live_state)),
-        store(std::make_unique<queue::Store>(store_options(config))) {
+        store(std::make_unique<queue::Store>(store_options(config))),
+        outbox_store(std::make_unique<queue::Store>(store_options(config))) {
     wire(templates::Renderer(config.templates.dir));
     lock_key = lock_key_of(config);
     if (auto holder = store->acquire_lock(lock_key, ::getpid(), host_name(), unix_now(), lock_stale_after))
@@ -159,7 +167,9 @@ struct Service::Worker {
       fresh_store->release_lock(lock_key, ::getpid());
       lock_key = fresh_key;
     }
+    auto fresh_outbox_store = std::make_unique<queue::Store>(store_options(fresh));
     store = std::move(fresh_store);
+    outbox_store = std::move(fresh_outbox_store);
     config = std::move(fresh);
     wire(std::move(fresh_renderer));
   }
@@ -215,11 +225,87 @@ struct Service::Worker {
   bool smtp_down = false;
   std::string last_imap_error;
 
+  // The outbox side of a pass, on its own thread and store connection: it sends what is due at
+  // once, then again each time intake reports a committed batch, and a last time when intake is
+  // done. A backlog's acks go out while its later mails are still being fetched, instead of after
+  // the whole intake. One thread sends one reply at a time, so a crash repeats at most one reply.
+  class OutboxDrain {
+   public:
+    explicit OutboxDrain(Worker& w) : w_(w), thread_([this] { run(); }) {}
+    ~OutboxDrain() { join(); }  // never throws: finish() reports the thread's error
+    OutboxDrain(const OutboxDrain&) = delete;
+    OutboxDrain& operator=(const OutboxDrain&) = delete;
+
+    // Intake committed more mail: its replies are due.
+    void more() {
+      std::lock_guard lock(mutex_);
+      more_ = true;
+      cv_.notify_one();
+    }
+    // Intake is over: one last round, then the thread ends. Returns what was sent; rethrows the
+    // thread's store error.
+    OutboxStats finish() {
+      join();
+      if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+      return stats_;
+    }
+
+   private:
+    void join() {
+      {
+        std::lock_guard lock(mutex_);
+        more_ = true;
+        done_ = true;
+        cv_.notify_one();
+      }
+      if (thread_.joinable()) thread_.join();
+    }
+
+    void run() {
+      try {
+        for (;;) {
+          {
+            std::unique_lock lock(mutex_);
+            cv_.wait(lock, [&] { return more_ || done_; });
+            if (!more_) return;
+            more_ = false;
+          }
+          // Everything due, a store page (100) at a time; an unreachable server ends the pass's
+          // sending (the rest waits for the next pass, without an attempt counted).
+          for (;;) {
+            if (stats_.unreachable || w_.stop) break;
+            OutboxStats o = run_outbox_pass(*w_.smtp, *w_.outbox_store, *w_.renderer, w_.outbox_options);
+            stats_.due += o.due;
+            stats_.sent += o.sent;
+            stats_.deferred += o.deferred;
+            stats_.failed += o.failed;
+            stats_.unreachable = stats_.unreachable || o.unreachable;
+            if (o.due < queue::Store::kOutboxPage) break;
+          }
+        }
+      } catch (...) {
+        error_ = std::current_exception();
+      }
+    }
+
+    Worker& w_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool more_ = true;  // what is due already goes out at once
+    bool done_ = false;
+    OutboxStats stats_;
+    std::exception_ptr error_;
+    std::thread thread_;  // last: starts after the members it uses
+  };
+
   // One unit of work: a full pass. The only catch point for mail-server failures of a pass.
   PassOutcome pass() {
     PassOutcome outcome;
     const std::int64_t now = unix_now();
     store->heartbeat_lock(lock_key, ::getpid(), now);
+    // Lapsed claims, auto-close and digests first: a digest queued now goes out in this pass.
+    review_housekeeping(now);
+    OutboxDrain drain(*this);
     // Reopened each pass so code sets imported while the daemon runs are used at once.
     std::unique_ptr<parsers::CodeSetLookup> code_sets;
     try {
@@ -229,6 +315,7 @@ struct Service::Worker {
     }
     IntakeOptions pass_options = intake_options;
     pass_options.code_sets = code_sets.get();
+    pass_options.on_committed = [&drain] { drain.more(); };
     try {
       IntakeStats s = run_intake_pass(*imap, *store, pass_options);
       count(s);
@@ -245,8 +332,7 @@ struct Service::Worker {
       last_imap_error = e.what();
     }
     note_availability("IMAP", imap_down, outcome.imap_unreachable, last_imap_error);
-    review_housekeeping(now);
-    OutboxStats o = run_outbox_pass(*smtp, *store, *renderer, outbox_options);
+    OutboxStats o = drain.finish();
     count(o);
     outcome.sent = o.sent;
     if (o.due > 0)

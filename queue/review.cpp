@@ -80,8 +80,7 @@ void require_owner(const CaseRow& c, const UserRow& actor, std::string_view acti
 
 // The submitter's address for a reply: Reply-To of the latest incoming message, else its From.
 std::string reply_address(SQLite::Database& db, std::int64_t case_id) {
-  SQLite::Statement q(db,
-                      "SELECT coalesce(reply_to_addr, from_addr, '') FROM messages WHERE case_id = ? AND direction = "
+  SQLite::Statement q(db, "SELECT coalesce(reply_to_addr, from_addr, '') FROM messages WHERE case_id = ? AND direction = "
                       "'in' ORDER BY id DESC LIMIT 1");
   q.bind(1, case_id);
   return q.executeStep() ? q.getColumn(0).getString() : std::string{};
@@ -256,7 +255,8 @@ std::int64_t Store::count_cases(const CaseFilter& filter, std::int64_t now) cons
   if (!filter.owner && !filter.priority && !filter.overdue_only) {
     // Whole statuses: the trigger-kept per-status counts (migration 6), not a scan.
     std::int64_t n = 0;
-    SQLite::Statement q(impl_->db, "SELECT n FROM case_counts WHERE status = ?");
+    auto q_cached = impl_->cached("SELECT n FROM case_counts WHERE status = ?");
+    SQLite::Statement& q = *q_cached;
     for (auto s : all_statuses()) {
       if (filter.status && *filter.status != s) continue;
       if (filter.open_only && !is_open(s)) continue;
@@ -282,14 +282,16 @@ std::vector<CaseSummary> Store::search_cases(std::string_view query, std::int64_
   // FTS5 reads straight off the doclist in rowid order.
   constexpr int kRankedMatches = 1000;
   std::vector<std::int64_t> ids;
-  SQLite::Statement newest(impl_->db, "SELECT rowid FROM cases_fts WHERE cases_fts MATCH ? ORDER BY rowid DESC LIMIT ?");
+  auto newest_cached = impl_->cached("SELECT rowid FROM cases_fts WHERE cases_fts MATCH ? ORDER BY rowid DESC LIMIT ?");
+  SQLite::Statement& newest = *newest_cached;
   newest.bind(1, match);
   newest.bind(2, kRankedMatches + 1);
   while (newest.executeStep()) ids.push_back(newest.getColumn(0).getInt64());
   if (ids.size() <= static_cast<std::size_t>(kRankedMatches)) {
     ids.clear();
-    SQLite::Statement ranked(impl_->db, "SELECT rowid FROM cases_fts WHERE cases_fts MATCH ? "
+    auto ranked_cached = impl_->cached("SELECT rowid FROM cases_fts WHERE cases_fts MATCH ? "
                                         "ORDER BY bm25(cases_fts, 4.0, 1.0, 8.0), rowid DESC LIMIT ?");
+    SQLite::Statement& ranked = *ranked_cached;
     ranked.bind(1, match);
     ranked.bind(2, limit);
     while (ranked.executeStep()) ids.push_back(ranked.getColumn(0).getInt64());
@@ -302,8 +304,8 @@ std::vector<CaseSummary> Store::search_cases(std::string_view query, std::int64_
 }
 
 std::optional<CaseSummary> Store::find_case(std::string_view ref, std::int64_t now) const try {
-  SQLite::Statement q(impl_->db,
-                      std::string("SELECT ") + Impl::kCaseColumns + " FROM cases c WHERE c.ref = ?");
+  auto q_cached = impl_->cached(std::string("SELECT ") + Impl::kCaseColumns + " FROM cases c WHERE c.ref = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, detail::upper(ref));
   if (!q.executeStep()) return std::nullopt;
   auto c = impl_->case_from_row(q, now);
@@ -400,13 +402,15 @@ void Store::add_note(std::string_view ref, std::string_view actor, std::string_v
   const UserRow user = require_user(db, actor);
   const CaseRow c = load_case(db, ref);
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) refuse(c, "add a note to", "the note is empty");
-  SQLite::Statement n(db, "INSERT INTO notes(case_id, at, author, text) VALUES(?,?,?,?)");
+  auto n_cached = impl_->cached("INSERT INTO notes(case_id, at, author, text) VALUES(?,?,?,?)");
+  SQLite::Statement& n = *n_cached;
   n.bind(1, c.id);
   n.bind(2, now);
   n.bind(3, user.name);
   n.bind(4, std::string(text));
   n.exec();
-  SQLite::Statement u(db, "UPDATE cases SET updated_at = ? WHERE id = ?");
+  auto u_cached = impl_->cached("UPDATE cases SET updated_at = ? WHERE id = ?");
+  SQLite::Statement& u = *u_cached;
   u.bind(1, now);
   u.bind(2, c.id);
   u.exec();
@@ -492,7 +496,8 @@ void Store::reopen(std::string_view ref, std::string_view actor, std::int64_t no
   const CaseRow c = load_case(db, ref);
   require_status(c, "reopen", {kStatusAnswered, kStatusClosed});
   move_case(*impl_, c, kStatusNew, c.owner, std::nullopt, user.name, "reopened", "", now);
-  SQLite::Statement d(db, "UPDATE cases SET due_at = ? WHERE id = ?");
+  auto d_cached = impl_->cached("UPDATE cases SET due_at = ? WHERE id = ?");
+  SQLite::Statement& d = *d_cached;
   d.bind(1, now + impl_->options.review.sla(priority_from_string(c.priority).value_or(Priority::normal)));
   d.bind(2, c.id);
   d.exec();
@@ -524,10 +529,10 @@ void Store::set_priority(std::string_view ref, std::string_view actor, Priority 
   const UserRow user = require_user(db, actor);
   const CaseRow c = load_case(db, ref);
   // The due time counts from when the case last became new (received, reopened, followed up).
-  SQLite::Statement u(db,
-                      "UPDATE cases SET priority = :priority, due_at = (CASE WHEN status IN ('new', 'in_review') "
+  auto u_cached = impl_->cached("UPDATE cases SET priority = :priority, due_at = (CASE WHEN status IN ('new', 'in_review') "
                       "THEN max(created_at, coalesce((SELECT max(at) FROM events WHERE case_id = :id AND "
                       "to_state = 'new'), 0)) ELSE created_at END) + :sla, updated_at = :now WHERE id = :id");
+  SQLite::Statement& u = *u_cached;
   u.bind(":id", c.id);
   u.bind(":priority", std::string(to_string(priority)));
   u.bind(":sla", impl_->options.review.sla(priority));
@@ -545,8 +550,9 @@ Store::Housekeeping Store::housekeeping(std::int64_t now) try {
   Housekeeping h;
   SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
   {
-    SQLite::Statement q(db, "SELECT ref FROM cases WHERE status = 'in_review' AND lease_until IS NOT NULL AND "
+    auto q_cached = impl_->cached("SELECT ref FROM cases WHERE status = 'in_review' AND lease_until IS NOT NULL AND "
                             "lease_until <= ?");
+    SQLite::Statement& q = *q_cached;
     q.bind(1, now);
     std::vector<std::string> refs;
     while (q.executeStep()) refs.push_back(q.getColumn(0).getString());
@@ -558,7 +564,8 @@ Store::Housekeeping Store::housekeeping(std::int64_t now) try {
     }
   }
   if (impl_->options.review.auto_close > 0) {
-    SQLite::Statement q(db, "SELECT ref FROM cases WHERE status = 'answered' AND status_changed_at <= ?");
+    auto q_cached = impl_->cached("SELECT ref FROM cases WHERE status = 'answered' AND status_changed_at <= ?");
+    SQLite::Statement& q = *q_cached;
     q.bind(1, now - impl_->options.review.auto_close);
     std::vector<std::string> refs;
     while (q.executeStep()) refs.push_back(q.getColumn(0).getString());
@@ -579,15 +586,17 @@ int Store::queue_digests(std::int64_t now, std::int64_t every) try {
   auto& db = impl_->db;
   SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
   {
-    SQLite::Statement last(db, "SELECT max(created_at) FROM outbox WHERE kind = 'digest'");
+    auto last_cached = impl_->cached("SELECT max(created_at) FROM outbox WHERE kind = 'digest'");
+    SQLite::Statement& last = *last_cached;
     last.executeStep();
     if (!last.getColumn(0).isNull() && last.getColumn(0).getInt64() > now - every) return 0;
   }
   std::string text;
   int lines = 0;
   auto section = [&](const char* title, const char* where) {
-    SQLite::Statement q(db, std::string("SELECT ref, status, priority, due_at, coalesce(owner, '') FROM cases WHERE ") +
+    auto q_cached = impl_->cached(std::string("SELECT ref, status, priority, due_at, coalesce(owner, '') FROM cases WHERE ") +
                                 where + " ORDER BY due_at LIMIT 50");
+    SQLite::Statement& q = *q_cached;
     q.bind(1, now);
     std::string body;
     while (q.executeStep()) {
@@ -601,13 +610,14 @@ int Store::queue_digests(std::int64_t now, std::int64_t every) try {
   section("Overdue", "status IN ('new','in_review') AND due_at < ?1");
   section("New", "status = 'new' AND due_at >= ?1");
   if (lines == 0) return 0;
-  SQLite::Statement users(db, "SELECT name, email FROM users WHERE email != '' ORDER BY id");
+  auto users_cached = impl_->cached("SELECT name, email FROM users WHERE email != '' ORDER BY id");
+  SQLite::Statement& users = *users_cached;
   std::vector<std::pair<std::string, std::string>> to;
   while (users.executeStep()) to.emplace_back(users.getColumn(0).getString(), users.getColumn(1).getString());
   for (const auto& [name, email] : to) {
-    SQLite::Statement q(db,
-                        "INSERT INTO outbox(kind, state, to_addr, next_attempt_at, created_at, body_text, author) "
+    auto q_cached = impl_->cached("INSERT INTO outbox(kind, state, to_addr, next_attempt_at, created_at, body_text, author) "
                         "VALUES('digest', 'pending', ?, ?, ?, ?, ?)");
+    SQLite::Statement& q = *q_cached;
     q.bind(1, email);
     q.bind(2, now);
     q.bind(3, now);
@@ -622,8 +632,8 @@ int Store::queue_digests(std::int64_t now, std::int64_t every) try {
 }
 
 std::optional<std::string> Store::message_raw(std::string_view ref, std::int64_t message_id) const try {
-  SQLite::Statement q(impl_->db,
-                      "SELECT m.raw FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.ref = ? AND m.id = ?");
+  auto q_cached = impl_->cached("SELECT m.raw FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.ref = ? AND m.id = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, detail::upper(ref));
   q.bind(2, message_id);
   if (!q.executeStep() || q.getColumn(0).isNull()) return std::nullopt;
@@ -635,8 +645,8 @@ std::optional<std::string> Store::message_raw(std::string_view ref, std::int64_t
 
 std::vector<std::string> Store::sent_message_ids(std::int64_t case_id) const try {
   std::vector<std::string> out;
-  SQLite::Statement q(impl_->db,
-                      "SELECT message_id FROM outbox WHERE case_id = ? AND message_id IS NOT NULL ORDER BY id");
+  auto q_cached = impl_->cached("SELECT message_id FROM outbox WHERE case_id = ? AND message_id IS NOT NULL ORDER BY id");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, case_id);
   while (q.executeStep()) out.push_back(q.getColumn(0).getString());
   return out;
@@ -653,8 +663,8 @@ void Store::add_user(const User& user, std::string_view password_hash, std::int6
   auto& db = impl_->db;
   SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
   if (load_user(db, user.name)) throw StoreError("user " + user.name + " exists already");
-  SQLite::Statement q(db,
-                      "INSERT INTO users(name, email, role, password_hash, created_at, updated_at) VALUES(?,?,?,?,?,?)");
+  auto q_cached = impl_->cached("INSERT INTO users(name, email, role, password_hash, created_at, updated_at) VALUES(?,?,?,?,?,?)");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, user.name);
   q.bind(2, user.email);
   q.bind(3, user.role);
@@ -670,7 +680,8 @@ void Store::add_user(const User& user, std::string_view password_hash, std::int6
 
 std::vector<User> Store::list_users() const try {
   std::vector<User> out;
-  SQLite::Statement q(impl_->db, "SELECT id, name, email, role, created_at FROM users ORDER BY name");
+  auto q_cached = impl_->cached("SELECT id, name, email, role, created_at FROM users ORDER BY name");
+  SQLite::Statement& q = *q_cached;
   while (q.executeStep())
     out.push_back(User{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getString(),
                        q.getColumn(3).getString(), q.getColumn(4).getInt64()});
@@ -680,7 +691,8 @@ std::vector<User> Store::list_users() const try {
 }
 
 std::optional<User> Store::find_user(std::string_view name) const try {
-  SQLite::Statement q(impl_->db, "SELECT id, name, email, role, created_at FROM users WHERE name = ?");
+  auto q_cached = impl_->cached("SELECT id, name, email, role, created_at FROM users WHERE name = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, std::string(name));
   if (!q.executeStep()) return std::nullopt;
   return User{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getString(),
@@ -690,7 +702,8 @@ std::optional<User> Store::find_user(std::string_view name) const try {
 }
 
 std::optional<std::string> Store::password_hash(std::string_view name) const try {
-  SQLite::Statement q(impl_->db, "SELECT password_hash FROM users WHERE name = ?");
+  auto q_cached = impl_->cached("SELECT password_hash FROM users WHERE name = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, std::string(name));
   if (!q.executeStep()) return std::nullopt;
   return q.getColumn(0).getString();
@@ -701,13 +714,15 @@ std::optional<std::string> Store::password_hash(std::string_view name) const try
 void Store::set_password_hash(std::string_view name, std::string_view hash, std::int64_t now) try {
   auto& db = impl_->db;
   SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement q(db, "UPDATE users SET password_hash = ?, updated_at = ? WHERE name = ?");
+  auto q_cached = impl_->cached("UPDATE users SET password_hash = ?, updated_at = ? WHERE name = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, std::string(hash));
   q.bind(2, now);
   q.bind(3, std::string(name));
   if (q.exec() != 1) throw NotFound("no user " + std::string(name));
   // A new password ends every session of that user.
-  SQLite::Statement d(db, "DELETE FROM web_sessions WHERE user_id = (SELECT id FROM users WHERE name = ?)");
+  auto d_cached = impl_->cached("DELETE FROM web_sessions WHERE user_id = (SELECT id FROM users WHERE name = ?)");
+  SQLite::Statement& d = *d_cached;
   d.bind(1, std::string(name));
   d.exec();
   impl_->add_event(std::nullopt, now, "admin", "password_changed", std::nullopt, std::nullopt, std::string(name));
@@ -735,9 +750,9 @@ void Store::add_submitter(std::string_view pattern, std::string_view name, std::
                           std::int64_t now) try {
   const std::string p = submitter_pattern(pattern);
   if (quota && *quota < 0) throw StoreError("quota must be 0 (unlimited) or more");
-  SQLite::Statement q(impl_->db,
-                      "INSERT INTO submitters(pattern, name, quota, created_at) VALUES(?,?,?,?) "
+  auto q_cached = impl_->cached("INSERT INTO submitters(pattern, name, quota, created_at) VALUES(?,?,?,?) "
                       "ON CONFLICT(pattern) DO UPDATE SET name = excluded.name, quota = excluded.quota");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, p);
   q.bind(2, std::string(name));
   detail::bind_opt(q, 3, quota);
@@ -748,7 +763,8 @@ void Store::add_submitter(std::string_view pattern, std::string_view name, std::
 }
 
 bool Store::remove_submitter(std::string_view pattern) try {
-  SQLite::Statement q(impl_->db, "DELETE FROM submitters WHERE pattern = ?");
+  auto q_cached = impl_->cached("DELETE FROM submitters WHERE pattern = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, lower(pattern));
   return q.exec() > 0;
 } catch (const SQLite::Exception& e) {
@@ -757,7 +773,8 @@ bool Store::remove_submitter(std::string_view pattern) try {
 
 std::vector<Submitter> Store::list_submitters(std::int64_t now) const try {
   std::vector<Submitter> out;
-  SQLite::Statement q(impl_->db, "SELECT id, pattern, name, quota, created_at FROM submitters ORDER BY pattern");
+  auto q_cached = impl_->cached("SELECT id, pattern, name, quota, created_at FROM submitters ORDER BY pattern");
+  SQLite::Statement& q = *q_cached;
   while (q.executeStep()) {
     Submitter s;
     s.id = q.getColumn(0).getInt64();
@@ -781,12 +798,13 @@ void Store::create_session(std::string_view token_sha256, std::string_view user,
   SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
   const auto u = load_user(db, user);
   if (!u) throw NotFound("no user " + std::string(user));
-  SQLite::Statement gc(db, "DELETE FROM web_sessions WHERE expires_at <= ?");
+  auto gc_cached = impl_->cached("DELETE FROM web_sessions WHERE expires_at <= ?");
+  SQLite::Statement& gc = *gc_cached;
   gc.bind(1, now);
   gc.exec();
-  SQLite::Statement q(db,
-                      "INSERT INTO web_sessions(token_sha256, user_id, csrf_token, created_at, expires_at) "
+  auto q_cached = impl_->cached("INSERT INTO web_sessions(token_sha256, user_id, csrf_token, created_at, expires_at) "
                       "VALUES(?,?,?,?,?)");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, std::string(token_sha256));
   q.bind(2, u->id);
   q.bind(3, std::string(csrf_token));
@@ -799,9 +817,9 @@ void Store::create_session(std::string_view token_sha256, std::string_view user,
 }
 
 std::optional<WebSession> Store::find_session(std::string_view token_sha256, std::int64_t now) const try {
-  SQLite::Statement q(impl_->db,
-                      "SELECT u.name, u.role, s.csrf_token, s.created_at, s.expires_at FROM web_sessions s "
+  auto q_cached = impl_->cached("SELECT u.name, u.role, s.csrf_token, s.created_at, s.expires_at FROM web_sessions s "
                       "JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = ? AND s.expires_at > ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, std::string(token_sha256));
   q.bind(2, now);
   if (!q.executeStep()) return std::nullopt;
@@ -812,7 +830,8 @@ std::optional<WebSession> Store::find_session(std::string_view token_sha256, std
 }
 
 void Store::touch_session(std::string_view token_sha256, std::int64_t expires_at) try {
-  SQLite::Statement q(impl_->db, "UPDATE web_sessions SET expires_at = ? WHERE token_sha256 = ?");
+  auto q_cached = impl_->cached("UPDATE web_sessions SET expires_at = ? WHERE token_sha256 = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, expires_at);
   q.bind(2, std::string(token_sha256));
   q.exec();
@@ -821,7 +840,8 @@ void Store::touch_session(std::string_view token_sha256, std::int64_t expires_at
 }
 
 void Store::delete_session(std::string_view token_sha256) try {
-  SQLite::Statement q(impl_->db, "DELETE FROM web_sessions WHERE token_sha256 = ?");
+  auto q_cached = impl_->cached("DELETE FROM web_sessions WHERE token_sha256 = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, std::string(token_sha256));
   q.exec();
 } catch (const SQLite::Exception& e) {

@@ -256,7 +256,8 @@ CREATE INDEX outbox_to_created ON outbox(to_addr, created_at);
 CREATE INDEX outbox_message_id ON outbox(message_id);
 CREATE INDEX outbox_case ON outbox(case_id);
 )sql",
-      // 6: listings that read only the page. Each (status[, priority], sort column) index range is
+      // 6: sync_marks (Store::make_durable writes it to sync the WAL once for a group of commits);
+      // listings that read only the page. Each (status[, priority], sort column) index range is
       // already in the listing's order, so a page is a merge of a few ranges, not a sort of every
       // open case; per-status counts are kept by triggers so the pager's total is not a scan.
       R"sql(
@@ -267,6 +268,7 @@ DROP INDEX cases_owner;
 CREATE INDEX cases_owner_status_due ON cases(owner, status, due_at);
 CREATE INDEX cases_owner_status_created ON cases(owner, status, created_at);
 CREATE INDEX cases_owner_status_updated ON cases(owner, status, updated_at);
+CREATE TABLE sync_marks(id INTEGER PRIMARY KEY CHECK(id = 1), at INTEGER NOT NULL);
 CREATE TABLE case_counts(status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO case_counts(status, n) SELECT status, count(*) FROM cases GROUP BY status;
 CREATE TRIGGER case_counts_insert AFTER INSERT ON cases BEGIN
@@ -383,15 +385,16 @@ void Store::Impl::insert_codes(std::int64_t case_id, std::int64_t message_row, c
                                bool skip_known) {
   for (const auto& c : codes) {
     if (skip_known) {
-      SQLite::Statement k(db, "SELECT 1 FROM codes WHERE case_id = ? AND code = ? AND system = ? LIMIT 1");
+      auto k_cached = cached("SELECT 1 FROM codes WHERE case_id = ? AND code = ? AND system = ? LIMIT 1");
+      SQLite::Statement& k = *k_cached;
       k.bind(1, case_id);
       k.bind(2, c.code);
       k.bind(3, std::string(parsers::to_string(c.system)));
       if (k.executeStep()) continue;
     }
-    SQLite::Statement q(db,
-                        "INSERT INTO codes(case_id, message_id, code, system, modifiers_json, units, range_end, "
+    auto q_cached = cached("INSERT INTO codes(case_id, message_id, code, system, modifiers_json, units, range_end, "
                         "found_in_json, mentions_json, status, notes_json) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+    SQLite::Statement& q = *q_cached;
     json mentions = parsers::to_json(std::vector<parsers::Code>{c})[0].value("mentions", json::array());
     q.bind(1, case_id);
     q.bind(2, message_row);
@@ -412,11 +415,11 @@ std::int64_t Store::Impl::insert_message(std::int64_t case_id, const IncomingMai
                                          const std::string& body_text, const std::vector<std::string>& warnings,
                                          std::int64_t now) {
   const auto& m = mail.message;
-  SQLite::Statement q(db,
-                      "INSERT INTO messages(case_id, direction, message_id, from_addr, from_name, reply_to_addr, "
+  auto q_cached = cached("INSERT INTO messages(case_id, direction, message_id, from_addr, from_name, reply_to_addr, "
                       "reply_to_name, subject, date, date_raw, in_reply_to, references_json, received_at, raw, "
                       "raw_sha256, body_source, body_text, warnings_json, mailbox, uidvalidity, uid) "
                       "VALUES(?,'in',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, case_id);
   bind_opt(q, 2, m.message_id);
   bind_opt(q, 3, m.from_addr);
@@ -455,9 +458,9 @@ std::int64_t Store::Impl::insert_message(std::int64_t case_id, const IncomingMai
 void Store::Impl::queue_reply(std::int64_t case_id, std::string_view kind, const std::string& to_addr,
                               std::int64_t now, const std::optional<std::string>& body_text,
                               const std::optional<std::string>& author, std::optional<std::int64_t> message_row) {
-  SQLite::Statement q(db,
-                      "INSERT INTO outbox(case_id, kind, state, to_addr, next_attempt_at, created_at, body_text, "
+  auto q_cached = cached("INSERT INTO outbox(case_id, kind, state, to_addr, next_attempt_at, created_at, body_text, "
                       "author, message_row) VALUES(?, ?, 'pending', ?, ?, ?, ?, ?, ?)");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, case_id);
   q.bind(2, std::string(kind));
   q.bind(3, to_addr);
@@ -475,10 +478,10 @@ std::optional<std::int64_t> Store::Impl::find_thread(const IncomingMail& mail) {
   if (from.empty()) return std::nullopt;
   // The case's submitter: its From, or a Reply-To of one of its incoming messages.
   auto from_submitter = [&](std::int64_t case_id) {
-    SQLite::Statement q(db,
-                        "SELECT 1 FROM cases WHERE id = ?1 AND lower(submitter_addr) = ?2 UNION ALL "
+    auto q_cached = cached("SELECT 1 FROM cases WHERE id = ?1 AND lower(submitter_addr) = ?2 UNION ALL "
                         "SELECT 1 FROM messages WHERE case_id = ?1 AND direction = 'in' AND "
                         "(lower(from_addr) = ?2 OR lower(reply_to_addr) = ?2) LIMIT 1");
+    SQLite::Statement& q = *q_cached;
     q.bind(1, case_id);
     q.bind(2, from);
     return q.executeStep();
@@ -490,9 +493,9 @@ std::optional<std::int64_t> Store::Impl::find_thread(const IncomingMail& mail) {
   for (auto it = m.references.rbegin(); it != m.references.rend(); ++it) ids.push_back(*it);
   for (const auto& id : ids) {
     if (id.empty() || (m.message_id && id == *m.message_id)) continue;
-    SQLite::Statement q(db,
-                        "SELECT case_id FROM outbox WHERE message_id = ?1 AND case_id IS NOT NULL UNION ALL "
+    auto q_cached = cached("SELECT case_id FROM outbox WHERE message_id = ?1 AND case_id IS NOT NULL UNION ALL "
                         "SELECT case_id FROM messages WHERE message_id = ?1 LIMIT 1");
+    SQLite::Statement& q = *q_cached;
     q.bind(1, id);
     if (q.executeStep()) {
       const std::int64_t case_id = q.getColumn(0).getInt64();
@@ -503,7 +506,8 @@ std::optional<std::int64_t> Store::Impl::find_thread(const IncomingMail& mail) {
   // Our reference in the subject ("Re: ... [CD-000042]").
   if (m.subject) {
     if (auto ref = parsers::find_case_ref(*m.subject, options.case_prefix)) {
-      SQLite::Statement q(db, "SELECT id FROM cases WHERE ref = ?");
+      auto q_cached = cached("SELECT id FROM cases WHERE ref = ?");
+      SQLite::Statement& q = *q_cached;
       q.bind(1, detail::upper(*ref));
       if (q.executeStep()) {
         const std::int64_t case_id = q.getColumn(0).getInt64();
@@ -517,10 +521,11 @@ std::optional<std::int64_t> Store::Impl::find_thread(const IncomingMail& mail) {
 
 std::int64_t Store::Impl::cases_this_month(const std::string& pattern, std::int64_t now) {
   const bool by_domain = !pattern.empty() && pattern.front() == '@';
-  SQLite::Statement c(db, by_domain ? "SELECT count(*) FROM cases WHERE lower(submitter_addr) LIKE ? ESCAPE '\\' "
+  auto c_cached = cached(by_domain ? "SELECT count(*) FROM cases WHERE lower(submitter_addr) LIKE ? ESCAPE '\\' "
                                       "AND created_at >= ? AND status != 'rejected'"
                                     : "SELECT count(*) FROM cases WHERE submitter_addr = ? COLLATE NOCASE "
                                       "AND created_at >= ? AND status != 'rejected'");
+  SQLite::Statement& c = *c_cached;
   if (by_domain) {
     std::string like = "%";
     for (char ch : lower(pattern)) {
@@ -543,8 +548,9 @@ std::optional<std::string> Store::Impl::submitter_refusal(const std::string& add
   bool registered = false;
   bool by_domain = false;
   {
-    SQLite::Statement q(db, "SELECT pattern, quota FROM submitters WHERE pattern = ? OR pattern = ? "
+    auto q_cached = cached("SELECT pattern, quota FROM submitters WHERE pattern = ? OR pattern = ? "
                             "ORDER BY length(pattern) DESC");
+    SQLite::Statement& q = *q_cached;
     q.bind(1, a);
     q.bind(2, "@" + domain);
     // An address entry wins over its domain's entry.
@@ -594,7 +600,8 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
   // A follow-up: the submitter's reply (or their auto-reply) to one of our mails about a case.
   if (auto thread = impl_->find_thread(mail)) {
     const std::int64_t case_id = *thread;
-    SQLite::Statement c(db, "SELECT ref, status, priority FROM cases WHERE id = ?");
+    auto c_cached = impl_->cached("SELECT ref, status, priority FROM cases WHERE id = ?");
+    SQLite::Statement& c = *c_cached;
     c.bind(1, case_id);
     c.executeStep();
     result.case_id = case_id;
@@ -606,8 +613,9 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
     const std::int64_t message_row = impl_->insert_message(case_id, mail, sha, text, warnings, now);
     impl_->insert_codes(case_id, message_row, mail.codes, true);
     {
-      SQLite::Statement f(db, "UPDATE cases_fts SET body = body || char(10) || ?, codes = codes || ' ' || ? "
+      auto f_cached = impl_->cached("UPDATE cases_fts SET body = body || char(10) || ?, codes = codes || ' ' || ? "
                               "WHERE rowid = ?");
+      SQLite::Statement& f = *f_cached;
       f.bind(1, text);
       f.bind(2, codes_text(mail.codes));
       f.bind(3, case_id);
@@ -617,7 +625,8 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
     if (mail.automated) {
       // An out-of-office reply and the like: kept on the case as a note, the case stays put.
       result.outcome = EnqueueResult::Outcome::note;
-      SQLite::Statement n(db, "INSERT INTO notes(case_id, at, author, text) VALUES(?,?,?,?)");
+      auto n_cached = impl_->cached("INSERT INTO notes(case_id, at, author, text) VALUES(?,?,?,?)");
+      SQLite::Statement& n = *n_cached;
       n.bind(1, case_id);
       n.bind(2, now);
       n.bind(3, "intake");
@@ -625,7 +634,8 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
                     "): " + mail.suppress_ack_reason.value_or("automated"));
       n.exec();
       impl_->add_event(case_id, now, "intake", "automated_mail", std::nullopt, std::nullopt, uid_note);
-      SQLite::Statement u(db, "UPDATE cases SET updated_at = ? WHERE id = ?");
+      auto u_cached = impl_->cached("UPDATE cases SET updated_at = ? WHERE id = ?");
+      SQLite::Statement& u = *u_cached;
       u.bind(1, now);
       u.bind(2, case_id);
       u.exec();
@@ -637,9 +647,9 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
       result.from_status = from_status;
       result.to_status = to_status;
       if (to_status != from_status) {
-        SQLite::Statement u(db,
-                            "UPDATE cases SET status = ?, updated_at = ?, status_changed_at = ?, lease_until = NULL, "
+        auto u_cached = impl_->cached("UPDATE cases SET status = ?, updated_at = ?, status_changed_at = ?, lease_until = NULL, "
                             "closed_at = NULL, due_at = ? WHERE id = ?");
+        SQLite::Statement& u = *u_cached;
         u.bind(1, to_status);
         u.bind(2, now);
         u.bind(3, now);
@@ -647,7 +657,8 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
         u.bind(5, case_id);
         u.exec();
       } else {
-        SQLite::Statement u(db, "UPDATE cases SET updated_at = ? WHERE id = ?");
+        auto u_cached = impl_->cached("UPDATE cases SET updated_at = ? WHERE id = ?");
+        SQLite::Statement& u = *u_cached;
         u.bind(1, now);
         u.bind(2, case_id);
         u.exec();
@@ -675,10 +686,10 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
   const bool suppressed = mail.suppress_ack_reason.has_value();
   const std::string status = refusal ? std::string(kStatusRejected) : std::string(kStatusNew);
   {
-    SQLite::Statement q(db,
-                        "INSERT INTO cases(status, ack_state, ack_reason, submitter_addr, submitter_name, subject, "
+    auto q_cached = impl_->cached("INSERT INTO cases(status, ack_state, ack_reason, submitter_addr, submitter_name, subject, "
                         "created_at, updated_at, priority, due_at, status_changed_at, closed_at, phi_json, "
                         "suggestions_json) VALUES(?,?,?,?,?,?,?,?,'normal',?,?,?,?,?)");
+    SQLite::Statement& q = *q_cached;
     q.bind(1, status);
     q.bind(2, std::string(to_string(suppressed ? AckState::suppressed : AckState::pending)));
     bind_opt(q, 3, mail.suppress_ack_reason);
@@ -701,7 +712,8 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
   result.case_ref = parsers::format_case_ref(impl_->options.case_prefix, result.case_id);
   result.rejected = refusal;
   {
-    SQLite::Statement q(db, "UPDATE cases SET ref = ? WHERE id = ?");
+    auto q_cached = impl_->cached("UPDATE cases SET ref = ? WHERE id = ?");
+    SQLite::Statement& q = *q_cached;
     q.bind(1, result.case_ref);
     q.bind(2, result.case_id);
     q.exec();
@@ -709,13 +721,15 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
   const std::int64_t message_row = impl_->insert_message(result.case_id, mail, sha, m.body_text, warnings, now);
   impl_->insert_codes(result.case_id, message_row, mail.codes, false);
   if (!mail.code_notes.empty()) {
-    SQLite::Statement q(db, "UPDATE cases SET code_notes_json = ? WHERE id = ?");
+    auto q_cached = impl_->cached("UPDATE cases SET code_notes_json = ? WHERE id = ?");
+    SQLite::Statement& q = *q_cached;
     q.bind(1, json(mail.code_notes).dump());
     q.bind(2, result.case_id);
     q.exec();
   }
   {
-    SQLite::Statement f(db, "INSERT INTO cases_fts(rowid, subject, body, codes) VALUES(?,?,?,?)");
+    auto f_cached = impl_->cached("INSERT INTO cases_fts(rowid, subject, body, codes) VALUES(?,?,?,?)");
+    SQLite::Statement& f = *f_cached;
     f.bind(1, result.case_id);
     f.bind(2, m.subject.value_or(""));
     f.bind(3, m.body_text);
@@ -743,9 +757,9 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
 }
 
 std::optional<UidRecord> Store::uid_record(const MailSource& s) const try {
-  SQLite::Statement q(impl_->db,
-                      "SELECT outcome, case_id, quarantine_id, moved_at FROM mailbox_uids "
+  auto q_cached = impl_->cached("SELECT outcome, case_id, quarantine_id, moved_at FROM mailbox_uids "
                       "WHERE mailbox = ? AND uidvalidity = ? AND uid = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, s.mailbox);
   q.bind(2, s.uidvalidity);
   q.bind(3, s.uid);
@@ -757,9 +771,9 @@ std::optional<UidRecord> Store::uid_record(const MailSource& s) const try {
 }
 
 std::optional<std::int64_t> Store::last_uidvalidity(std::string_view mailbox) const try {
-  SQLite::Statement q(impl_->db,
-                      "SELECT uidvalidity FROM mailbox_uids WHERE mailbox = ? ORDER BY rowid DESC "
+  auto q_cached = impl_->cached("SELECT uidvalidity FROM mailbox_uids WHERE mailbox = ? ORDER BY rowid DESC "
                       "LIMIT 1");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, std::string(mailbox));
   if (!q.executeStep()) return std::nullopt;
   return q.getColumn(0).getInt64();
@@ -776,8 +790,8 @@ void Store::mark_moved(const std::vector<MailSource>& sources, std::int64_t now)
 }
 
 void Store::mark_moved(const MailSource& s, std::int64_t now) try {
-  SQLite::Statement q(impl_->db,
-                      "UPDATE mailbox_uids SET moved_at = ? WHERE mailbox = ? AND uidvalidity = ? AND uid = ?");
+  auto q_cached = impl_->cached("UPDATE mailbox_uids SET moved_at = ? WHERE mailbox = ? AND uidvalidity = ? AND uid = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, now);
   q.bind(2, s.mailbox);
   q.bind(3, s.uidvalidity);
@@ -791,7 +805,8 @@ std::int64_t Store::quarantine(const std::optional<MailSource>& source, std::str
                                std::int64_t now, const std::optional<QuarantineReply>& reply) try {
   auto& db = impl_->db;
   SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement q(db, "INSERT INTO quarantine(at, mailbox, uidvalidity, uid, reason, raw) VALUES(?,?,?,?,?,?)");
+  auto q_cached = impl_->cached("INSERT INTO quarantine(at, mailbox, uidvalidity, uid, reason, raw) VALUES(?,?,?,?,?,?)");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, now);
   if (source) {
     q.bind(2, source->mailbox);
@@ -810,9 +825,9 @@ std::int64_t Store::quarantine(const std::optional<MailSource>& source, std::str
                    "quarantine " + std::to_string(id) + ": " + std::string(reason));
   if (source) impl_->record_uid(*source, "quarantined", std::nullopt, id, now);
   if (reply) {
-    SQLite::Statement r(db,
-                        "INSERT INTO outbox(quarantine_id, kind, state, to_addr, next_attempt_at, created_at) "
+    auto r_cached = impl_->cached("INSERT INTO outbox(quarantine_id, kind, state, to_addr, next_attempt_at, created_at) "
                         "VALUES(?, ?, 'pending', ?, ?, ?)");
+    SQLite::Statement& r = *r_cached;
     r.bind(1, id);
     r.bind(2, reply->kind);
     r.bind(3, reply->to_addr);
@@ -828,9 +843,9 @@ std::int64_t Store::quarantine(const std::optional<MailSource>& source, std::str
 
 std::vector<QuarantineRecord> Store::list_quarantine() const try {
   std::vector<QuarantineRecord> out;
-  SQLite::Statement q(impl_->db,
-                      "SELECT q.id, q.at, q.mailbox, q.uidvalidity, q.uid, q.reason, length(q.raw), c.ref "
+  auto q_cached = impl_->cached("SELECT q.id, q.at, q.mailbox, q.uidvalidity, q.uid, q.reason, length(q.raw), c.ref "
                       "FROM quarantine q LEFT JOIN cases c ON c.id = q.case_id ORDER BY q.id");
+  SQLite::Statement& q = *q_cached;
   while (q.executeStep()) {
     QuarantineRecord r;
     r.id = q.getColumn(0).getInt64();
@@ -848,7 +863,8 @@ std::vector<QuarantineRecord> Store::list_quarantine() const try {
 }
 
 std::optional<std::string> Store::quarantined_raw(std::int64_t id) const try {
-  SQLite::Statement q(impl_->db, "SELECT raw FROM quarantine WHERE id = ?");
+  auto q_cached = impl_->cached("SELECT raw FROM quarantine WHERE id = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, id);
   if (!q.executeStep()) return std::nullopt;
   const auto& c = q.getColumn(0);
@@ -860,7 +876,8 @@ std::optional<std::string> Store::quarantined_raw(std::int64_t id) const try {
 void Store::mark_quarantine_retried(std::int64_t id, std::int64_t case_id, std::int64_t now) try {
   auto& db = impl_->db;
   SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement q(db, "UPDATE quarantine SET case_id = ? WHERE id = ?");
+  auto q_cached = impl_->cached("UPDATE quarantine SET case_id = ? WHERE id = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, case_id);
   q.bind(2, id);
   if (q.exec() != 1) throw StoreError("no quarantined mail " + std::to_string(id));
@@ -872,8 +889,8 @@ void Store::mark_quarantine_retried(std::int64_t id, std::int64_t case_id, std::
 }
 
 int Store::count_auto_replies_since(std::string_view addr, std::int64_t since) const try {
-  SQLite::Statement q(impl_->db,
-                      "SELECT count(*) FROM outbox WHERE to_addr = ? COLLATE NOCASE AND created_at >= ?");
+  auto q_cached = impl_->cached("SELECT count(*) FROM outbox WHERE to_addr = ? COLLATE NOCASE AND created_at >= ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, std::string(addr));
   q.bind(2, since);
   q.executeStep();
@@ -886,7 +903,8 @@ std::optional<LockHolder> Store::acquire_lock(std::string_view key, std::int64_t
                                               std::int64_t now, std::int64_t stale_after) try {
   auto& db = impl_->db;
   SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement q(db, "SELECT pid, host, started_at, heartbeat_at FROM daemon_locks WHERE mailbox = ?");
+  auto q_cached = impl_->cached("SELECT pid, host, started_at, heartbeat_at FROM daemon_locks WHERE mailbox = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, std::string(key));
   if (q.executeStep()) {
     LockHolder h{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt64(),
@@ -898,10 +916,10 @@ std::optional<LockHolder> Store::acquire_lock(std::string_view key, std::int64_t
     const bool stale = now - h.heartbeat_at > stale_after;
     if (!ours && !dead && !stale) return h;
   }
-  SQLite::Statement w(db,
-                      "INSERT INTO daemon_locks(mailbox, pid, host, started_at, heartbeat_at) VALUES(?,?,?,?,?) "
+  auto w_cached = impl_->cached("INSERT INTO daemon_locks(mailbox, pid, host, started_at, heartbeat_at) VALUES(?,?,?,?,?) "
                       "ON CONFLICT(mailbox) DO UPDATE SET pid = excluded.pid, host = excluded.host, "
                       "started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at");
+  SQLite::Statement& w = *w_cached;
   w.bind(1, std::string(key));
   w.bind(2, pid);
   w.bind(3, std::string(host));
@@ -915,7 +933,8 @@ std::optional<LockHolder> Store::acquire_lock(std::string_view key, std::int64_t
 }
 
 void Store::heartbeat_lock(std::string_view key, std::int64_t pid, std::int64_t now) try {
-  SQLite::Statement q(impl_->db, "UPDATE daemon_locks SET heartbeat_at = ? WHERE mailbox = ? AND pid = ?");
+  auto q_cached = impl_->cached("UPDATE daemon_locks SET heartbeat_at = ? WHERE mailbox = ? AND pid = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, now);
   q.bind(2, std::string(key));
   q.bind(3, pid);
@@ -925,7 +944,8 @@ void Store::heartbeat_lock(std::string_view key, std::int64_t pid, std::int64_t 
 }
 
 void Store::release_lock(std::string_view key, std::int64_t pid) try {
-  SQLite::Statement q(impl_->db, "DELETE FROM daemon_locks WHERE mailbox = ? AND pid = ?");
+  auto q_cached = impl_->cached("DELETE FROM daemon_locks WHERE mailbox = ? AND pid = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, std::string(key));
   q.bind(2, pid);
   q.exec();
@@ -934,9 +954,9 @@ void Store::release_lock(std::string_view key, std::int64_t pid) try {
 }
 
 std::int64_t Store::first_start_at(std::int64_t now) try {
-  SQLite::Statement w(impl_->db,
-                      "INSERT INTO counters(name, value, updated_at) VALUES('first_start_at', ?, ?) "
+  auto w_cached = impl_->cached("INSERT INTO counters(name, value, updated_at) VALUES('first_start_at', ?, ?) "
                       "ON CONFLICT(name) DO NOTHING");
+  SQLite::Statement& w = *w_cached;
   w.bind(1, now);
   w.bind(2, now);
   w.exec();
@@ -946,9 +966,9 @@ std::int64_t Store::first_start_at(std::int64_t now) try {
 }
 
 void Store::add_counter(std::string_view name, std::int64_t delta, std::int64_t now) try {
-  SQLite::Statement q(impl_->db,
-                      "INSERT INTO counters(name, value, updated_at) VALUES(?,?,?) ON CONFLICT(name) DO UPDATE "
+  auto q_cached = impl_->cached("INSERT INTO counters(name, value, updated_at) VALUES(?,?,?) ON CONFLICT(name) DO UPDATE "
                       "SET value = value + excluded.value, updated_at = excluded.updated_at");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, std::string(name));
   q.bind(2, delta);
   q.bind(3, now);
@@ -959,7 +979,8 @@ void Store::add_counter(std::string_view name, std::int64_t delta, std::int64_t 
 
 std::vector<Store::Counter> Store::counters() const try {
   std::vector<Counter> out;
-  SQLite::Statement q(impl_->db, "SELECT name, value, updated_at FROM counters ORDER BY name");
+  auto q_cached = impl_->cached("SELECT name, value, updated_at FROM counters ORDER BY name");
+  SQLite::Statement& q = *q_cached;
   while (q.executeStep())
     out.push_back(Counter{q.getColumn(0).getString(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64()});
   return out;
@@ -970,14 +991,18 @@ std::vector<Store::Counter> Store::counters() const try {
 Store::Snapshot Store::snapshot() const try {
   Snapshot s;
   auto& db = impl_->db;
-  SQLite::Statement c(db, "SELECT status, count(*) FROM cases GROUP BY status ORDER BY status");
+  auto c_cached = impl_->cached("SELECT status, count(*) FROM cases GROUP BY status ORDER BY status");
+  SQLite::Statement& c = *c_cached;
   while (c.executeStep()) s.cases_by_status.emplace_back(c.getColumn(0).getString(), c.getColumn(1).getInt64());
-  SQLite::Statement o(db, "SELECT state, count(*) FROM outbox GROUP BY state ORDER BY state");
+  auto o_cached = impl_->cached("SELECT state, count(*) FROM outbox GROUP BY state ORDER BY state");
+  SQLite::Statement& o = *o_cached;
   while (o.executeStep()) s.outbox_by_state.emplace_back(o.getColumn(0).getString(), o.getColumn(1).getInt64());
-  SQLite::Statement p(db, "SELECT min(created_at) FROM outbox WHERE state = 'pending'");
+  auto p_cached = impl_->cached("SELECT min(created_at) FROM outbox WHERE state = 'pending'");
+  SQLite::Statement& p = *p_cached;
   if (p.executeStep()) s.oldest_pending_reply_at = col_opt_i64(p.getColumn(0));
   s.quarantined = db.execAndGet("SELECT count(*) FROM quarantine WHERE case_id IS NULL").getInt64();
-  SQLite::Statement l(db, "SELECT mailbox, pid, host, started_at, heartbeat_at FROM daemon_locks ORDER BY mailbox");
+  auto l_cached = impl_->cached("SELECT mailbox, pid, host, started_at, heartbeat_at FROM daemon_locks ORDER BY mailbox");
+  SQLite::Statement& l = *l_cached;
   while (l.executeStep())
     s.daemons.emplace_back(l.getColumn(0).getString(),
                            LockHolder{l.getColumn(1).getInt64(), l.getColumn(2).getString(), l.getColumn(3).getInt64(),
@@ -998,7 +1023,8 @@ std::vector<OutboxItem> Store::due_outbox(std::int64_t now, int limit) const try
 }
 
 std::optional<std::int64_t> Store::next_outbox_attempt_at() const try {
-  SQLite::Statement q(impl_->db, "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'");
+  auto q_cached = impl_->cached("SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'");
+  SQLite::Statement& q = *q_cached;
   q.executeStep();
   return col_opt_i64(q.getColumn(0));
 } catch (const SQLite::Exception& e) {
@@ -1007,17 +1033,17 @@ std::optional<std::int64_t> Store::next_outbox_attempt_at() const try {
 
 void Store::set_outbox_content(std::int64_t id, std::string_view message_id, std::string_view to_addr,
                                std::string_view raw) try {
-  SQLite::Statement q(impl_->db,
-                      "UPDATE outbox SET message_id = ?, to_addr = ?, raw = ? WHERE id = ? AND message_id IS NULL");
+  auto q_cached = impl_->cached("UPDATE outbox SET message_id = ?, to_addr = ?, raw = ? WHERE id = ? AND message_id IS NULL");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, std::string(message_id));
   q.bind(2, std::string(to_addr));
   bind_blob(q, 3, raw);
   q.bind(4, id);
   if (q.exec() != 1) throw StoreError("outbox item " + std::to_string(id) + " is already composed or gone");
   // A consultant's reply is also a message of its case: it gets the same Message-ID and bytes.
-  SQLite::Statement m(impl_->db,
-                      "UPDATE messages SET message_id = ?, raw = ?, raw_sha256 = ? WHERE id = "
+  auto m_cached = impl_->cached("UPDATE messages SET message_id = ?, raw = ?, raw_sha256 = ? WHERE id = "
                       "(SELECT message_row FROM outbox WHERE id = ?)");
+  SQLite::Statement& m = *m_cached;
   m.bind(1, std::string(message_id));
   bind_blob(m, 2, raw);
   m.bind(3, sha256_hex(raw));
@@ -1030,9 +1056,9 @@ void Store::set_outbox_content(std::int64_t id, std::string_view message_id, std
 void Store::mark_outbox_sent(std::int64_t id, std::int64_t now, std::string_view server_reply) try {
   auto& db = impl_->db;
   SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement q(db,
-                      "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL "
+  auto q_cached = impl_->cached("UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL "
                       "WHERE id = ? AND state = 'pending' RETURNING case_id, kind");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, now);
   q.bind(2, id);
   if (!q.executeStep()) throw StoreError("outbox item " + std::to_string(id) + " is not pending");
@@ -1040,7 +1066,8 @@ void Store::mark_outbox_sent(std::int64_t id, std::int64_t now, std::string_view
   std::string kind = q.getColumn(1).getString();
   q.reset();
   if (is_first_reply_kind(kind) && case_id) {
-    SQLite::Statement u(db, "UPDATE cases SET ack_state = 'sent', updated_at = ? WHERE id = ?");
+    auto u_cached = impl_->cached("UPDATE cases SET ack_state = 'sent', updated_at = ? WHERE id = ?");
+    SQLite::Statement& u = *u_cached;
     u.bind(1, now);
     u.bind(2, *case_id);
     u.exec();
@@ -1055,9 +1082,9 @@ void Store::mark_outbox_attempt_failed(std::int64_t id, std::int64_t now, std::s
                                        std::int64_t next_attempt_at) try {
   auto& db = impl_->db;
   SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement q(db,
-                      "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
+  auto q_cached = impl_->cached("UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
                       "WHERE id = ? AND state = 'pending' RETURNING case_id, kind");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, permanent ? "failed" : "pending");
   q.bind(2, std::string(error));
   q.bind(3, next_attempt_at);
@@ -1067,7 +1094,8 @@ void Store::mark_outbox_attempt_failed(std::int64_t id, std::int64_t now, std::s
   std::string kind = q.getColumn(1).getString();
   q.reset();
   if (permanent && is_first_reply_kind(kind) && case_id) {
-    SQLite::Statement u(db, "UPDATE cases SET ack_state = 'failed', ack_reason = ?, updated_at = ? WHERE id = ?");
+    auto u_cached = impl_->cached("UPDATE cases SET ack_state = 'failed', ack_reason = ?, updated_at = ? WHERE id = ?");
+    SQLite::Statement& u = *u_cached;
     u.bind(1, std::string(error));
     u.bind(2, now);
     u.bind(3, *case_id);
@@ -1093,9 +1121,9 @@ void Store::mark_outbox_bounced(std::int64_t id, std::int64_t now, std::string_v
                                 const std::optional<MailSource>& bounce_source) try {
   auto& db = impl_->db;
   SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement q(db,
-                      "UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ? "
+  auto q_cached = impl_->cached("UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ? "
                       "RETURNING case_id, kind, quarantine_id");
+  SQLite::Statement& q = *q_cached;
   const std::string why = "bounced: " + std::string(reason);
   q.bind(1, why);
   q.bind(2, id);
@@ -1105,7 +1133,8 @@ void Store::mark_outbox_bounced(std::int64_t id, std::int64_t now, std::string_v
   const auto quarantine_id = col_opt_i64(q.getColumn(2));
   q.reset();
   if (is_first_reply_kind(kind) && case_id) {
-    SQLite::Statement u(db, "UPDATE cases SET ack_state = 'failed', ack_reason = ?, updated_at = ? WHERE id = ?");
+    auto u_cached = impl_->cached("UPDATE cases SET ack_state = 'failed', ack_reason = ?, updated_at = ? WHERE id = ?");
+    SQLite::Statement& u = *u_cached;
     u.bind(1, why);
     u.bind(2, now);
     u.bind(3, *case_id);
@@ -1120,9 +1149,38 @@ void Store::mark_outbox_bounced(std::int64_t id, std::int64_t now, std::string_v
   throw StoreError(std::string("mark_outbox_bounced failed: ") + e.what());
 }
 
+void Store::set_group_commit(bool on) try {
+  impl_->db.exec(on ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL");
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("set_group_commit failed: ") + e.what());
+}
+
+void Store::make_durable(std::int64_t now) try {
+  // A commit under synchronous=FULL syncs the WAL file, and with it every frame appended before
+  // (the NORMAL commits of the group). It needs a frame of its own: the one-row sync_marks.
+  auto& db = impl_->db;
+  const bool grouped = db.execAndGet("PRAGMA synchronous").getInt() == 1;
+  if (grouped) db.exec("PRAGMA synchronous=FULL");
+  try {
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+    auto q_cached = impl_->cached("INSERT INTO sync_marks(id, at) VALUES(1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at");
+    SQLite::Statement& q = *q_cached;
+    q.bind(1, now);
+    q.exec();
+    tx.commit();
+  } catch (...) {
+    if (grouped) db.exec("PRAGMA synchronous=NORMAL");
+    throw;
+  }
+  if (grouped) db.exec("PRAGMA synchronous=NORMAL");
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("make_durable failed: ") + e.what());
+}
+
 std::vector<CaseSummary> Store::list_cases() const try {
   std::vector<CaseSummary> out;
-  SQLite::Statement q(impl_->db, std::string("SELECT ") + Impl::kCaseColumns + " FROM cases c ORDER BY c.id");
+  auto q_cached = impl_->cached(std::string("SELECT ") + Impl::kCaseColumns + " FROM cases c ORDER BY c.id");
+  SQLite::Statement& q = *q_cached;
   while (q.executeStep()) out.push_back(impl_->case_from_row(q));
   impl_->load_codes(out);
   return out;
@@ -1131,7 +1189,8 @@ std::vector<CaseSummary> Store::list_cases() const try {
 }
 
 std::optional<CaseDetail> Store::get_case(std::string_view ref) const try {
-  SQLite::Statement q(impl_->db, std::string("SELECT ") + Impl::kCaseColumns + " FROM cases c WHERE c.ref = ?");
+  auto q_cached = impl_->cached(std::string("SELECT ") + Impl::kCaseColumns + " FROM cases c WHERE c.ref = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, detail::upper(ref));
   std::optional<CaseSummary> s;
   if (q.executeStep()) s = impl_->case_from_row(q);
@@ -1141,7 +1200,8 @@ std::optional<CaseDetail> Store::get_case(std::string_view ref) const try {
 }
 
 std::optional<CaseDetail> Store::get_case(std::int64_t id) const try {
-  SQLite::Statement q(impl_->db, std::string("SELECT ") + Impl::kCaseColumns + " FROM cases c WHERE c.id = ?");
+  auto q_cached = impl_->cached(std::string("SELECT ") + Impl::kCaseColumns + " FROM cases c WHERE c.id = ?");
+  SQLite::Statement& q = *q_cached;
   q.bind(1, id);
   std::optional<CaseSummary> s;
   if (q.executeStep()) s = impl_->case_from_row(q);

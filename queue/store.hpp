@@ -310,6 +310,14 @@ class Store {
   // as `duplicate` and records the UID against it.
   EnqueueResult enqueue(const IncomingMail& mail, std::int64_t now);
 
+  // Group commit. While on, commits do not wait for the disk (synchronous=NORMAL in WAL mode): a
+  // crash of the process keeps them, a power loss may drop the latest. make_durable() then
+  // waits for all of them with one sync. Intake commits a batch of cases this way and makes it
+  // durable before it moves their mail on the server, so no mail is moved whose case could be
+  // lost (a power loss can at worst repeat an ack for mail still in the mailbox).
+  void set_group_commit(bool on);
+  void make_durable(std::int64_t now);
+
   // UID bookkeeping, keyed by (mailbox, uidvalidity, uid).
   std::optional<UidRecord> uid_record(const MailSource& source) const;
   void mark_moved(const MailSource& source, std::int64_t now);
@@ -367,7 +375,8 @@ class Store {
   Snapshot snapshot() const;
 
   // Outbox.
-  std::vector<OutboxItem> due_outbox(std::int64_t now, int limit = 100) const;
+  static constexpr int kOutboxPage = 100;
+  std::vector<OutboxItem> due_outbox(std::int64_t now, int limit = kOutboxPage) const;
   // When the earliest pending outbox item is due (Unix seconds), if any.
   std::optional<std::int64_t> next_outbox_attempt_at() const;
   // Fixes the composed bytes and Message-ID of an item before its first attempt.

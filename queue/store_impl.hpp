@@ -3,15 +3,20 @@
 // review.cpp, maintenance.cpp). Internal to queue/: it includes SQLiteCpp.
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <thread>
 #include <ctime>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "parsers/json.hpp"
@@ -117,16 +122,79 @@ struct Store::Impl {
   StoreOptions options;
   SQLite::Database db;
 
+  // Prepared statements kept for the connection's life: preparing (parsing) SQL was a quarter of
+  // the daemon's CPU per mail. The handle resets the statement and clears its bindings when it
+  // goes out of scope. Asking for SQL whose statement is still in use (nested use) prepares a
+  // separate one instead of sharing it.
+  struct Slot {
+    std::unique_ptr<SQLite::Statement> stmt;
+    bool busy = false;
+  };
+  class CachedStatement {
+   public:
+    CachedStatement(SQLite::Statement* stmt, bool* busy, std::unique_ptr<SQLite::Statement> own)
+        : stmt_(stmt), busy_(busy), own_(std::move(own)) {}
+    CachedStatement(CachedStatement&& o) noexcept
+        : stmt_(o.stmt_), busy_(std::exchange(o.busy_, nullptr)), own_(std::move(o.own_)) {}
+    CachedStatement(const CachedStatement&) = delete;
+    CachedStatement& operator=(const CachedStatement&) = delete;
+    CachedStatement& operator=(CachedStatement&&) = delete;
+    ~CachedStatement() {
+      if (!busy_) return;
+      try {
+        stmt_->reset();
+      } catch (const SQLite::Exception&) {
+        // reset reports the last step's error again; the statement is reset all the same.
+      }
+      stmt_->clearBindings();
+      *busy_ = false;
+    }
+    SQLite::Statement& operator*() const { return *stmt_; }
+
+   private:
+    SQLite::Statement* stmt_;
+    bool* busy_;
+    std::unique_ptr<SQLite::Statement> own_;
+  };
+  std::unordered_map<std::string, Slot> statements;  // after db: finalized before it closes
+
+  CachedStatement cached(const std::string& sql) {
+    Slot& slot = statements[sql];
+    if (slot.busy) {
+      auto own = std::make_unique<SQLite::Statement>(db, sql);
+      SQLite::Statement* raw = own.get();
+      return CachedStatement(raw, nullptr, std::move(own));
+    }
+    if (!slot.stmt) slot.stmt = std::make_unique<SQLite::Statement>(db, sql);
+    slot.busy = true;
+    return CachedStatement(slot.stmt.get(), &slot.busy, nullptr);
+  }
+
   explicit Impl(StoreOptions opts)
       : options(std::move(opts)),
         db(options.path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX,
-           static_cast<int>(options.busy_timeout.count())) {}
+           static_cast<int>(options.busy_timeout.count())) {
+    sqlite3_busy_handler(db.getHandle(), &Impl::on_busy, this);
+  }
+
+  // Waiting for another connection's write lock. sqlite3_busy_timeout sleeps 1, 2, 5, 10 … 100 ms
+  // between tries; the daemon's intake and outbox connections hold the lock for about a
+  // millisecond each, so short steps (0.2 ms, then 5 ms after the first 20 ms) lose far less
+  // time. Gives up after options.busy_timeout, like sqlite3_busy_timeout.
+  static int on_busy(void* self, int tries) {
+    const auto* impl = static_cast<const Impl*>(self);
+    constexpr int kShortTries = 100;
+    const std::int64_t waited_us = std::min(tries, kShortTries) * 200LL + std::max(0, tries - kShortTries) * 5000LL;
+    if (waited_us >= std::chrono::duration_cast<std::chrono::microseconds>(impl->options.busy_timeout).count()) return 0;
+    std::this_thread::sleep_for(std::chrono::microseconds(tries < kShortTries ? 200 : 5000));
+    return 1;
+  }
 
   void add_event(std::optional<std::int64_t> case_id, std::int64_t at, std::string_view actor, std::string_view kind,
                  std::optional<std::string> from, std::optional<std::string> to, std::string_view note) {
-    SQLite::Statement q(db,
-                        "INSERT INTO events(case_id, at, actor, kind, from_state, to_state, note) "
+    auto q_cached = cached("INSERT INTO events(case_id, at, actor, kind, from_state, to_state, note) "
                         "VALUES(?,?,?,?,?,?,?)");
+    SQLite::Statement& q = *q_cached;
     bind_opt(q, 1, case_id);
     q.bind(2, at);
     q.bind(3, std::string(actor));
@@ -139,9 +207,9 @@ struct Store::Impl {
 
   void record_uid(const MailSource& s, std::string_view outcome, std::optional<std::int64_t> case_id,
                   std::optional<std::int64_t> quarantine_id, std::int64_t now) {
-    SQLite::Statement q(db,
-                        "INSERT INTO mailbox_uids(mailbox, uidvalidity, uid, outcome, case_id, quarantine_id, "
+    auto q_cached = cached("INSERT INTO mailbox_uids(mailbox, uidvalidity, uid, outcome, case_id, quarantine_id, "
                         "recorded_at) VALUES(?,?,?,?,?,?,?) ON CONFLICT(mailbox, uidvalidity, uid) DO NOTHING");
+    SQLite::Statement& q = *q_cached;
     q.bind(1, s.mailbox);
     q.bind(2, s.uidvalidity);
     q.bind(3, s.uid);
@@ -158,9 +226,9 @@ struct Store::Impl {
                                              std::optional<std::int64_t>& reused) {
     const auto& m = mail.message;
     if (m.message_id && !m.message_id->empty()) {
-      SQLite::Statement q(db,
-                          "SELECT case_id, from_addr, date, date_raw, raw_sha256 FROM messages "
+      auto q_cached = cached("SELECT case_id, from_addr, date, date_raw, raw_sha256 FROM messages "
                           "WHERE message_id = ? AND direction = 'in' ORDER BY id");
+      SQLite::Statement& q = *q_cached;
       q.bind(1, *m.message_id);
       while (q.executeStep()) {
         std::int64_t case_id = q.getColumn(0).getInt64();
@@ -174,7 +242,8 @@ struct Store::Impl {
       }
       return std::nullopt;
     }
-    SQLite::Statement q(db, "SELECT case_id FROM messages WHERE raw_sha256 = ? AND direction = 'in' LIMIT 1");
+    auto q_cached = cached("SELECT case_id FROM messages WHERE raw_sha256 = ? AND direction = 'in' LIMIT 1");
+    SQLite::Statement& q = *q_cached;
     q.bind(1, sha);
     if (q.executeStep()) return q.getColumn(0).getInt64();
     return std::nullopt;
@@ -182,9 +251,9 @@ struct Store::Impl {
 
   std::vector<parsers::Code> codes_of(std::int64_t case_id) {
     std::vector<parsers::Code> out;
-    SQLite::Statement q(db,
-                        "SELECT code, system, modifiers_json, units, range_end, found_in_json, mentions_json, "
+    auto q_cached = cached("SELECT code, system, modifiers_json, units, range_end, found_in_json, mentions_json, "
                         "status, notes_json FROM codes WHERE case_id = ? ORDER BY id");
+    SQLite::Statement& q = *q_cached;
     q.bind(1, case_id);
     while (q.executeStep()) out.push_back(code_from_row(q));
     return out;
@@ -199,9 +268,9 @@ struct Store::Impl {
       const std::size_t n = std::min(kChunk, cases.size() - at);
       std::string marks;
       for (std::size_t i = 0; i < n; ++i) marks += i ? ",?" : "?";
-      SQLite::Statement q(db,
-                          "SELECT code, system, modifiers_json, units, range_end, found_in_json, mentions_json, "
+      auto q_cached = cached("SELECT code, system, modifiers_json, units, range_end, found_in_json, mentions_json, "
                           "status, notes_json, case_id FROM codes WHERE case_id IN (" + marks + ") ORDER BY case_id, id");
+      SQLite::Statement& q = *q_cached;
       for (std::size_t i = 0; i < n; ++i) q.bind(static_cast<int>(i + 1), cases[at + i].id);
       while (q.executeStep()) {
         auto it = by_id.find(q.getColumn(9).getInt64());
@@ -219,7 +288,8 @@ struct Store::Impl {
       const std::size_t n = std::min(kChunk, ids.size() - at);
       std::string marks;
       for (std::size_t i = 0; i < n; ++i) marks += i ? ",?" : "?";
-      SQLite::Statement q(db, std::string("SELECT ") + kCaseColumns + " FROM cases c WHERE c.id IN (" + marks + ")");
+      auto q_cached = cached(std::string("SELECT ") + kCaseColumns + " FROM cases c WHERE c.id IN (" + marks + ")");
+      SQLite::Statement& q = *q_cached;
       for (std::size_t i = 0; i < n; ++i) q.bind(static_cast<int>(i + 1), ids[at + i]);
       while (q.executeStep()) {
         auto c = case_from_row(q, now);
@@ -308,12 +378,12 @@ struct Store::Impl {
 
   std::vector<OutboxItem> outbox_rows(const std::string& where, const std::function<void(SQLite::Statement&)>& bind) {
     std::vector<OutboxItem> out;
-    SQLite::Statement q(db,
-                        "SELECT o.id, o.case_id, coalesce(c.ref, 'quarantine ' || o.quarantine_id), o.kind, o.state, "
+    auto q_cached = cached("SELECT o.id, o.case_id, coalesce(c.ref, 'quarantine ' || o.quarantine_id), o.kind, o.state, "
                         "o.message_id, o.to_addr, o.raw, o.attempts, "
                         "o.next_attempt_at, o.last_error, o.created_at, o.sent_at "
                         ", o.quarantine_id, o.body_text, o.author, o.message_row FROM outbox o LEFT JOIN cases c ON c.id = o.case_id WHERE " +
                             where);
+    SQLite::Statement& q = *q_cached;
     bind(q);
     while (q.executeStep()) {
       OutboxItem it;
@@ -345,11 +415,11 @@ struct Store::Impl {
     CaseDetail d;
     d.summary = std::move(*summary);
     d.summary.codes = codes_of(d.summary.id);
-    SQLite::Statement m(db,
-                        "SELECT id, direction, message_id, from_addr, from_name, reply_to_addr, reply_to_name, "
+    auto m_cached = cached("SELECT id, direction, message_id, from_addr, from_name, reply_to_addr, reply_to_name, "
                         "subject, date, in_reply_to, references_json, received_at, length(raw), body_source, "
                         "body_text, warnings_json, mailbox, uidvalidity, uid FROM messages WHERE case_id = ? "
                         "ORDER BY id");
+    SQLite::Statement& m = *m_cached;
     m.bind(1, d.summary.id);
     while (m.executeStep()) {
       StoredMessage s;
@@ -373,16 +443,17 @@ struct Store::Impl {
         s.source = MailSource{m.getColumn(16).getString(), m.getColumn(17).getInt64(), m.getColumn(18).getInt64()};
       d.messages.push_back(std::move(s));
     }
-    SQLite::Statement e(db,
-                        "SELECT id, at, actor, kind, from_state, to_state, note FROM events WHERE case_id = ? "
+    auto e_cached = cached("SELECT id, at, actor, kind, from_state, to_state, note FROM events WHERE case_id = ? "
                         "ORDER BY id");
+    SQLite::Statement& e = *e_cached;
     e.bind(1, d.summary.id);
     while (e.executeStep()) {
       d.events.push_back(Event{e.getColumn(0).getInt64(), e.getColumn(1).getInt64(), e.getColumn(2).getString(),
                                e.getColumn(3).getString(), col_opt_str(e.getColumn(4)), col_opt_str(e.getColumn(5)),
                                e.getColumn(6).getString()});
     }
-    SQLite::Statement n(db, "SELECT id, at, author, text FROM notes WHERE case_id = ? ORDER BY id");
+    auto n_cached = cached("SELECT id, at, author, text FROM notes WHERE case_id = ? ORDER BY id");
+    SQLite::Statement& n = *n_cached;
     n.bind(1, d.summary.id);
     while (n.executeStep())
       d.notes.push_back(Note{n.getColumn(0).getInt64(), n.getColumn(1).getInt64(), n.getColumn(2).getString(),

@@ -617,6 +617,30 @@ TEST(CaseStore, GetCaseByRefIsCaseInsensitiveAndById) {
   EXPECT_EQ(store.get_case(r.case_id + 1), std::nullopt);
 }
 
+// Intake's group commit: commits are visible at once; make_durable syncs them in one go, in or
+// out of group mode, as often as asked.
+TEST(CaseStore, GroupCommitsAreVisibleAndMadeDurable) {
+  TempDir dir;
+  StoreOptions o;
+  o.path = dir.path() / "cases.db";
+  Store intake(o);
+  Store reader(o);
+  intake.set_group_commit(true);
+  EXPECT_EQ(intake.enqueue(incoming(MailSpec{}, MailSource{"INBOX", 1, 1}), kNow).outcome,
+            EnqueueResult::Outcome::created);
+  EXPECT_EQ(reader.count_cases(), 1);
+  intake.make_durable(kNow);
+  intake.make_durable(kNow + 1);
+  intake.mark_moved(std::vector<MailSource>{MailSource{"INBOX", 1, 1}}, kNow + 1);
+  intake.set_group_commit(false);
+  intake.make_durable(kNow + 2);
+  MailSpec second;
+  second.message_id = "<second@clinic.example>";
+  EXPECT_EQ(intake.enqueue(incoming(second), kNow + 3).outcome, EnqueueResult::Outcome::created);
+  EXPECT_EQ(reader.count_cases(), 2);
+  EXPECT_TRUE(reader.uid_record(MailSource{"INBOX", 1, 1})->moved);
+}
+
 TEST(CaseStore, FileBackedStoreIsSeenByASecondStore) {
   TempDir dir;
   StoreOptions o;
