@@ -73,18 +73,39 @@ inline std::vector<std::string> string_list(const json& j) {
   return out;
 }
 
+// A JSON array of strings as the store writes it (["50","RT"]), read without building a JSON
+// document; anything else (escapes, other types) goes through the JSON parser.
+inline std::vector<std::string> json_string_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  auto fallback = [&] { return string_list(parse_json_or(text, json::array())); };
+  if (text.size() < 2 || text.front() != '[' || text.back() != ']') return fallback();
+  i = 1;
+  while (i < text.size() - 1) {
+    if (text[i] == ',' && !out.empty()) ++i;
+    if (text[i] != '"') return fallback();
+    const std::size_t end = text.find('"', i + 1);
+    if (end == std::string::npos || end >= text.size() - 1) return fallback();
+    std::string item = text.substr(i + 1, end - i - 1);
+    if (item.find('\\') != std::string::npos) return fallback();
+    out.push_back(std::move(item));
+    i = end + 1;
+  }
+  return out;
+}
+
 inline parsers::Code code_from_row(SQLite::Statement& q, bool brief = false) {
   parsers::Code c;
   c.code = q.getColumn(0).getString();
   c.system = parsers::code_system_from_string(q.getColumn(1).getString()).value_or(parsers::CodeSystem::cpt);
-  c.modifiers = string_list(parse_json_or(q.getColumn(2).getString(), json::array()));
+  c.modifiers = json_string_list(q.getColumn(2).getString());
   if (!q.getColumn(3).isNull()) c.units = q.getColumn(3).getInt();
   c.range_end = col_opt_str(q.getColumn(4));
   c.status = col_opt_str(q.getColumn(7));
   if (brief) return c;
-  c.found_in = string_list(parse_json_or(q.getColumn(5).getString(), json::array()));
+  c.found_in = json_string_list(q.getColumn(5).getString());
   c.status = col_opt_str(q.getColumn(7));
-  c.notes = string_list(parse_json_or(q.getColumn(8).getString(), json::array()));
+  c.notes = json_string_list(q.getColumn(8).getString());
   json mentions = parse_json_or(q.getColumn(6).getString(), json::array());
   for (const auto& m : mentions) {
     parsers::CodeMention cm;
@@ -115,6 +136,7 @@ using detail::lower;
 using detail::month_start_utc;
 using detail::outbox_state_from_string;
 using detail::parse_json_or;
+using detail::json_string_list;
 using detail::string_list;
 
 struct Store::Impl {
@@ -363,13 +385,13 @@ struct Store::Impl {
     c.subject = q.getColumn(7).getString();
     c.created_at = q.getColumn(8).getInt64();
     c.updated_at = q.getColumn(9).getInt64();
-    c.code_notes = string_list(parse_json_or(q.getColumn(10).getString(), json::array()));
+    c.code_notes = json_string_list(q.getColumn(10).getString());
     c.priority = q.getColumn(11).getString();
     c.owner = col_opt_str(q.getColumn(12));
     c.lease_until = col_opt_i64(q.getColumn(13));
     c.due_at = q.getColumn(14).getInt64();
     c.status_changed_at = q.getColumn(15).getInt64();
-    c.phi = string_list(parse_json_or(q.getColumn(16).getString(), json::array()));
+    c.phi = json_string_list(q.getColumn(16).getString());
     c.suggestions = suggestions_from_json(q.getColumn(17).getString());
     c.message_count = q.getColumn(18).getInt64();
     c.overdue = is_open_for_sla(c.status) && c.due_at > 0 && c.due_at < static_cast<std::int64_t>(std::time(nullptr));

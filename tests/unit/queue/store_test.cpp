@@ -380,11 +380,14 @@ TEST(CaseStore, CodesAreStoredAndReadBack) {
   h.system = parsers::CodeSystem::hcpcs;
   h.units = 3;
   h.found_in = {"body"};
+  // Text the quick string-list reader hands to the JSON parser: quotes, backslashes, commas.
+  h.notes = {"say \"units\", not \"doses\"", "C:\\path", "ünïcode, with a comma", ""};
   mail.codes = {a, b, c, h};
 
   EnqueueResult r = store.enqueue(mail, kNow);
   CaseDetail d = must_get(store, r.case_ref);
   expect_same_codes(d.summary.codes, mail.codes);
+  EXPECT_EQ(d.summary.codes[3].notes, h.notes);
   auto cases = store.list_cases();
   ASSERT_EQ(cases.size(), 1u);
   expect_same_codes(cases[0].codes, mail.codes);
