@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   list->add_flag("--open", list_options.open, "only open cases (new, in_review, waiting_on_submitter, answered)");
   list->add_option("--sort", list_options.sort, "due (default), received, updated or priority");
   list->add_option("--limit", list_options.limit, "at most this many cases (default: all)");
+  list->add_option("--offset", list_options.offset, "skip this many cases first (pages: --limit 50 --offset 100)");
   auto* show = queue->add_subcommand("show", "one case with its messages, codes, notes and events");
   std::string ref;
   show->add_option("ref", ref, "case reference, e.g. CD-000123")->required();

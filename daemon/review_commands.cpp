@@ -229,17 +229,18 @@ std::string_view action_name(QueueAction a) {
   return "?";
 }
 
-std::vector<queue::CaseSummary> list_all(const queue::Store& store, queue::CaseFilter filter, int limit,
+std::vector<queue::CaseSummary> list_all(const queue::Store& store, queue::CaseFilter filter, int limit, int offset,
                                          std::int64_t now) {
   if (limit > 0) {
     filter.limit = limit;
+    filter.offset = offset;
     return store.list_cases(filter, now);
   }
-  // Every matching case, a page at a time (the store's filter always has a limit).
+  // Every matching case from offset on, a page at a time (the store's filter always has a limit).
   std::vector<queue::CaseSummary> all;
   constexpr int kPage = 1000;
   filter.limit = kPage;
-  for (filter.offset = 0;; filter.offset += kPage) {
+  for (filter.offset = offset;; filter.offset += kPage) {
     auto page = store.list_cases(filter, now);
     const bool last = static_cast<int>(page.size()) < kPage;
     std::move(page.begin(), page.end(), std::back_inserter(all));
@@ -296,12 +297,16 @@ int cmd_queue_list(const ReviewContext& ctx, const QueueListOptions& options, st
     err << "casedesk: --sort is due, received, updated or priority\n";
     return kExitUsage;
   }
+  if (options.limit < 0 || options.offset < 0) {
+    err << "casedesk: --limit and --offset are counts (0 or more)\n";
+    return kExitUsage;
+  }
   filter.overdue_only = options.overdue;
   filter.open_only = options.open;
   filter.sort = options.sort;
   auto store = open_store(ctx.config, err);
   if (!store) return kExitConfig;
-  const auto cases = list_all(*store, filter, options.limit, now_seconds());
+  const auto cases = list_all(*store, filter, options.limit, options.offset, now_seconds());
   if (ctx.json) {
     json arr = json::array();
     for (const auto& c : cases) arr.push_back(case_summary_json(c));

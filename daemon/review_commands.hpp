@@ -46,6 +46,7 @@ struct QueueListOptions {
   bool open = false;                    // new, in_review, waiting_on_submitter, answered
   std::string sort = "due";             // due | received | updated | priority
   int limit = 0;                        // 0 = every matching case
+  int offset = 0;                       // skip this many first (paging with limit)
 };
 
 int cmd_queue_list(const ReviewContext& ctx, const QueueListOptions& options, std::ostream& out, std::ostream& err);

@@ -155,6 +155,26 @@ TEST_F(ReviewCommands, ListFiltersAreChecked) {
   EXPECT_EQ(out_.find('\x1b'), std::string::npos);
 }
 
+TEST_F(ReviewCommands, ListPagesWithLimitAndOffset) {
+  ctx_.json = true;
+  auto refs = [&](int limit, int offset) {
+    QueueListOptions options;
+    options.limit = limit;
+    options.offset = offset;
+    EXPECT_EQ(run([&](auto& out, auto& err) { return cmd_queue_list(ctx_, options, out, err); }), 0) << err_;
+    std::vector<std::string> out;
+    for (const auto& c : nlohmann::json::parse(out_)) out.push_back(c["ref"]);
+    return out;
+  };
+  EXPECT_EQ(refs(0, 0), std::vector<std::string>{ref_});
+  EXPECT_EQ(refs(1, 0), std::vector<std::string>{ref_});
+  EXPECT_TRUE(refs(1, 1).empty());
+  EXPECT_TRUE(refs(0, 1).empty());
+  QueueListOptions bad;
+  bad.offset = -1;
+  EXPECT_EQ(run([&](auto& out, auto& err) { return cmd_queue_list(ctx_, bad, out, err); }), kExitUsage);
+}
+
 TEST_F(ReviewCommands, UsersAreValidatedAndListedWithoutHashes) {
   std::istringstream pw("pw\n");
   EXPECT_EQ(run([&](auto& out, auto& err) { return cmd_user_add(ctx_, "ann", "a@desk.example", "consultant", pw, out, err); }),
