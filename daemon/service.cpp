@@ -396,6 +396,7 @@ struct Service::Loop {
   asio::steady_timer idle_retry_timer{io};
   asio::steady_timer watchdog_timer{io};
   asio::steady_timer retention_timer{io};
+  asio::steady_timer outbox_watch_timer{io};
   asio::signal_set stop_signals{io, SIGINT, SIGTERM};
   asio::signal_set reload_signals{io, SIGHUP};
   bool pass_running = false;
@@ -403,6 +404,9 @@ struct Service::Loop {
   bool stopping = false;
   bool reloading = false;
   bool retention_started = false;
+  bool smtp_was_down = false;  // the last pass could not use the SMTP server
+  bool outbox_watch_started = false;
+  bool outbox_check_running = false;
   std::optional<std::int64_t> next_outbox_attempt;  // from the last pass
   std::unique_ptr<IdleWatcher> idle;
   int idle_failures = 0;
@@ -481,6 +485,7 @@ struct Service::Loop {
     live().pass_running = false;
     if (failed) live().passes_failed += 1;
     next_outbox_attempt = outcome.next_outbox_attempt;
+    if (!failed && !outcome.cancelled) smtp_was_down = outcome.smtp_unreachable;
     cases_created += outcome.created;
     if (!failed && !outcome.cancelled) after_pass(outcome);
     if (stopping) {
@@ -499,6 +504,7 @@ struct Service::Loop {
       systemd::notify_ready(status_line(o));
       spdlog::info("ready: store open, IMAP login to {} worked", endpoint_text(config.imap.endpoint));
       start_retention();
+      start_outbox_watch();
     } else {
       systemd::notify_status(status_line(o));
     }
@@ -594,6 +600,7 @@ struct Service::Loop {
     idle_retry_timer.cancel();
     watchdog_timer.cancel();
     retention_timer.cancel();
+    outbox_watch_timer.cancel();
     reload_signals.cancel();
     if (idle) idle->stop();
     if (!pass_running && !reloading) finish_stop();
@@ -693,6 +700,51 @@ struct Service::Loop {
                  config.imap.poll_interval.count());
     systemd::notify_ready("configuration reloaded");
     request_pass();
+  }
+
+  // --- replies queued by other processes ---
+  // `casedesk queue answer|ask|reject` writes the reply to the outbox from its own process; the
+  // web UI wakes us itself. Every 2 s, between passes, the worker looks for a due reply and starts
+  // a pass for it, so a consultant's answer leaves within seconds instead of at the next poll
+  // (every 5 min with IDLE). Quiet while the SMTP server is down: deferred replies keep their
+  // backoff schedule.
+  static constexpr std::chrono::seconds kOutboxWatchEvery{2};
+
+  void start_outbox_watch() {
+    if (outbox_watch_started) return;
+    outbox_watch_started = true;
+    schedule_outbox_watch();
+  }
+
+  void schedule_outbox_watch() {
+    if (stopping) return;
+    outbox_watch_timer.expires_after(kOutboxWatchEvery);
+    outbox_watch_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      check_outbox();
+      schedule_outbox_watch();
+    });
+  }
+
+  void check_outbox() {
+    if (stopping || reloading || pass_running || smtp_was_down || outbox_check_running) return;
+    outbox_check_running = true;
+    asio::post(pool, [this] {
+      bool due = false;
+      try {
+        const auto next = worker().store->next_outbox_attempt_at();
+        due = next && *next <= unix_now();
+      } catch (const std::exception& e) {
+        spdlog::warn("outbox check failed: {}", e.what());
+      }
+      asio::post(io, [this, due] {
+        outbox_check_running = false;
+        if (due && !stopping) {
+          spdlog::debug("outbox: a reply queued elsewhere is due; starting a pass");
+          request_pass();
+        }
+      });
+    });
   }
 
   // --- retention ---

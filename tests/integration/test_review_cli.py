@@ -42,6 +42,42 @@ class ReviewCli:
                        stdin=PASSWORD + '\n')
 
 
+class RunningDaemonTest(unittest.TestCase):
+    """With the daemon running (IDLE, so it polls only every 5 min), an answer given with the CLI
+    (another process) is mailed within seconds: the daemon watches for due replies."""
+
+    def test_cli_answer_leaves_without_waiting_for_a_poll(self):
+        desk = Desk('intake29@example.test')
+        self.addCleanup(desk.cleanup)
+        cli = ReviewCli(desk)
+        cli.add_user('dana')
+        t = token()
+        sender = 'running-%s@clinic.example' % t
+        raw, mid = make_mail(sender, 'Modifier 59 with 97140?', 'Manual therapy 97140-59 with 97110.\n')
+        proc = subprocess.Popen([BIN, 'serve', '--config', desk.config], env=desk.env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        seed(desk.user, raw)
+        self.assertTrue(wait_until(lambda: len(sink_messages(sender)) == 1, timeout=30), 'no ack')
+        [case] = desk.cases()
+        # Let the passes that IDLE starts for our own FETCH/MOVE notifications (Dovecot reports
+        # them ~0.5 s later) run out, so only the watch can send the answer.
+        time.sleep(3)
+        cli.ok('queue', 'claim', case['ref'], '--as', 'dana')
+        cli.ok('queue', 'answer', case['ref'], '--file', '-', '--as', 'dana', stdin='Yes, with 59 on 97140.\n')
+        answered_at = time.monotonic()
+        self.assertTrue(wait_until(lambda: len(sink_messages(sender)) == 2, timeout=20),
+                        'the answer did not leave while the daemon ran')
+        waited = time.monotonic() - answered_at
+        reply = sink_messages(sender)[1]
+        self.assertEqual(reply['In-Reply-To'], mid)
+        self.assertLess(waited, 15)
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 0, err[-2000:])
+        self.assertIn('IDLE active', err)  # the 5-minute poll applied: the watch sent it
+
+
 class AnswerFlowTest(unittest.TestCase):
     """seed -> serve --once -> claim, note, answer -> serve --once mails the answer in the thread."""
 
