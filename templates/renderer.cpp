@@ -12,28 +12,42 @@ namespace mus = kainjow::mustache;
 
 namespace {
 
-mus::data to_data(const nlohmann::json& j) {
+// The mustache data for a JSON value, built top-down in place. kainjow's set() and push_back()
+// copy their argument, so building children first and adding them would deep-copy every subtree
+// once per level (a queue page's rows three times over); here each container is added empty and
+// filled where it lives. The const_cast is sound: get() and list_value() only add const to
+// elements the data object owns and does not hold as const.
+mus::data shell(const nlohmann::json& j) {
   switch (j.type()) {
-    case nlohmann::json::value_t::object: {
-      mus::data d{mus::data::type::object};
-      for (const auto& [k, v] : j.items()) d.set(k, to_data(v));
-      return d;
-    }
-    case nlohmann::json::value_t::array: {
-      mus::data d{mus::data::type::list};
-      for (const auto& v : j) d.push_back(to_data(v));
-      return d;
-    }
-    case nlohmann::json::value_t::string:
-      return mus::data{j.get<std::string>()};
+    case nlohmann::json::value_t::object: return mus::data{mus::data::type::object};
+    case nlohmann::json::value_t::array: return mus::data{mus::data::type::list};
+    case nlohmann::json::value_t::string: return mus::data{j.get_ref<const std::string&>()};
     case nlohmann::json::value_t::boolean:
       return j.get<bool>() ? mus::data{mus::data::type::bool_true} : mus::data{mus::data::type::bool_false};
     case nlohmann::json::value_t::null:
-    case nlohmann::json::value_t::discarded:
-      return mus::data{mus::data::type::bool_false};
-    default:
-      return mus::data{j.dump()};
+    case nlohmann::json::value_t::discarded: return mus::data{mus::data::type::bool_false};
+    default: return mus::data{j.dump()};
   }
+}
+
+void fill(mus::data& d, const nlohmann::json& j) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      d.set(it.key(), shell(*it));
+      if (it->is_structured()) fill(const_cast<mus::data&>(*d.get(it.key())), *it);
+    }
+  } else if (j.is_array()) {
+    for (const auto& v : j) {
+      d.push_back(shell(v));
+      if (v.is_structured()) fill(const_cast<mus::data&>(d.list_value().back()), v);
+    }
+  }
+}
+
+mus::data to_data(const nlohmann::json& j) {
+  mus::data d = shell(j);
+  fill(d, j);
+  return d;
 }
 
 bool ends_with(std::string_view s, std::string_view suffix) {
