@@ -180,16 +180,35 @@ struct Store::Impl {
   };
   std::unordered_map<std::string, Slot> statements;  // after db: finalized before it closes
 
+  // At most this many kept statements per connection (the SQL texts are fixed strings and a few
+  // dozen listing plans, but a cap keeps any future dynamic SQL from growing the cache forever).
+  static constexpr std::size_t kMaxStatements = 256;
+
   CachedStatement cached(const std::string& sql) {
-    Slot& slot = statements[sql];
-    if (slot.busy) {
+    auto it = statements.find(sql);
+    if (it == statements.end() && statements.size() < kMaxStatements) it = statements.emplace(sql, Slot{}).first;
+    if (it == statements.end() || it->second.busy) {
       auto own = std::make_unique<SQLite::Statement>(db, sql);
       SQLite::Statement* raw = own.get();
       return CachedStatement(raw, nullptr, std::move(own));
     }
+    Slot& slot = it->second;
     if (!slot.stmt) slot.stmt = std::make_unique<SQLite::Statement>(db, sql);
     slot.busy = true;
     return CachedStatement(slot.stmt.get(), &slot.busy, nullptr);
+  }
+
+  // "?,?,…" for an IN list of n values, rounded up to a power of two (8 … 512) so that a few
+  // statement texts serve every page size; the caller repeats its last value in the extra slots.
+  static std::size_t in_list_size(std::size_t n) {
+    std::size_t size = 8;
+    while (size < n) size *= 2;
+    return size;
+  }
+  static std::string in_list_marks(std::size_t size) {
+    std::string marks;
+    for (std::size_t i = 0; i < size; ++i) marks += i ? ",?" : "?";
+    return marks;
   }
 
   explicit Impl(StoreOptions opts)
@@ -288,12 +307,12 @@ struct Store::Impl {
     for (auto& c : cases) by_id[c.id] = &c;
     for (std::size_t at = 0; at < cases.size(); at += kChunk) {
       const std::size_t n = std::min(kChunk, cases.size() - at);
-      std::string marks;
-      for (std::size_t i = 0; i < n; ++i) marks += i ? ",?" : "?";
+      const std::size_t size = in_list_size(n);
       auto q_cached = cached("SELECT code, system, modifiers_json, units, range_end, found_in_json, mentions_json, "
-                          "status, notes_json, case_id FROM codes WHERE case_id IN (" + marks + ") ORDER BY case_id, id");
+                             "status, notes_json, case_id FROM codes WHERE case_id IN (" + in_list_marks(size) +
+                             ") ORDER BY case_id, id");
       SQLite::Statement& q = *q_cached;
-      for (std::size_t i = 0; i < n; ++i) q.bind(static_cast<int>(i + 1), cases[at + i].id);
+      for (std::size_t i = 0; i < size; ++i) q.bind(static_cast<int>(i + 1), cases[at + std::min(i, n - 1)].id);
       while (q.executeStep()) {
         auto it = by_id.find(q.getColumn(9).getInt64());
         if (it != by_id.end()) it->second->codes.push_back(code_from_row(q, brief));
@@ -308,11 +327,11 @@ struct Store::Impl {
     std::unordered_map<std::int64_t, CaseSummary> found;
     for (std::size_t at = 0; at < ids.size(); at += kChunk) {
       const std::size_t n = std::min(kChunk, ids.size() - at);
-      std::string marks;
-      for (std::size_t i = 0; i < n; ++i) marks += i ? ",?" : "?";
-      auto q_cached = cached(std::string("SELECT ") + kCaseColumns + " FROM cases c WHERE c.id IN (" + marks + ")");
+      const std::size_t size = in_list_size(n);
+      auto q_cached =
+          cached(std::string("SELECT ") + kCaseColumns + " FROM cases c WHERE c.id IN (" + in_list_marks(size) + ")");
       SQLite::Statement& q = *q_cached;
-      for (std::size_t i = 0; i < n; ++i) q.bind(static_cast<int>(i + 1), ids[at + i]);
+      for (std::size_t i = 0; i < size; ++i) q.bind(static_cast<int>(i + 1), ids[at + std::min(i, n - 1)]);
       while (q.executeStep()) {
         auto c = case_from_row(q, now);
         found.emplace(c.id, std::move(c));
