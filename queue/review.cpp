@@ -266,6 +266,26 @@ std::int64_t Store::count_cases(const CaseFilter& filter, std::int64_t now) cons
     }
     return n;
   }
+  if (filter.overdue_only && !filter.owner && !filter.priority) {
+    // Overdue = new or in review with due_at < now: the trigger-kept counts of every due hour
+    // before the current one, plus an index range for the current hour's part.
+    const std::int64_t hour = now / 3600;
+    auto q_cached = impl_->cached(
+        "SELECT coalesce((SELECT sum(n) FROM due_hours WHERE status = ?1 AND hour < ?2), 0) + "
+        "(SELECT count(*) FROM cases WHERE status = ?1 AND due_at >= ?2 * 3600 AND due_at < ?3)");
+    SQLite::Statement& q = *q_cached;
+    std::int64_t n = 0;
+    for (auto s : all_statuses()) {
+      if (!is_sla_status(s)) continue;
+      if (filter.status && *filter.status != s) continue;
+      q.bind(1, std::string(s));
+      q.bind(2, hour);
+      q.bind(3, now);
+      if (q.executeStep()) n += q.getColumn(0).getInt64();
+      q.reset();
+    }
+    return n;
+  }
   std::int64_t n = 0;
   for (const auto& g : plan.groups) n += count_group(impl_->db, g, filter, now);
   return n;

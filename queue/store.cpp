@@ -257,7 +257,8 @@ CREATE INDEX outbox_message_id ON outbox(message_id);
 CREATE INDEX outbox_case ON outbox(case_id);
 )sql",
       // 6: sync_marks (Store::make_durable writes it to sync the WAL once for a group of commits);
-      // listings that read only the page. Each (status[, priority], sort column) index range is
+      // listings that read only the page; counts per status, and per status and due hour for the
+      // overdue count, kept by triggers. Each (status[, priority], sort column) index range is
       // already in the listing's order, so a page is a merge of a few ranges, not a sort of every
       // open case; per-status counts are kept by triggers so the pager's total is not a scan.
       R"sql(
@@ -280,6 +281,26 @@ END;
 CREATE TRIGGER case_counts_update AFTER UPDATE OF status ON cases WHEN old.status IS NOT new.status BEGIN
   UPDATE case_counts SET n = n - 1 WHERE status = old.status;
   INSERT INTO case_counts(status, n) VALUES (new.status, 1) ON CONFLICT(status) DO UPDATE SET n = n + 1;
+END;
+CREATE TABLE due_hours(status TEXT NOT NULL, hour INTEGER NOT NULL, n INTEGER NOT NULL,
+  PRIMARY KEY(status, hour)) WITHOUT ROWID;
+INSERT INTO due_hours(status, hour, n)
+  SELECT status, due_at / 3600, count(*) FROM cases WHERE status IN ('new','in_review') GROUP BY 1, 2;
+CREATE TRIGGER due_hours_insert AFTER INSERT ON cases WHEN new.status IN ('new','in_review') BEGIN
+  INSERT INTO due_hours(status, hour, n) VALUES (new.status, new.due_at / 3600, 1)
+    ON CONFLICT(status, hour) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER due_hours_delete AFTER DELETE ON cases WHEN old.status IN ('new','in_review') BEGIN
+  UPDATE due_hours SET n = n - 1 WHERE status = old.status AND hour = old.due_at / 3600;
+END;
+CREATE TRIGGER due_hours_update_old AFTER UPDATE OF status, due_at ON cases
+  WHEN old.status IN ('new','in_review') AND (old.status IS NOT new.status OR old.due_at IS NOT new.due_at) BEGIN
+  UPDATE due_hours SET n = n - 1 WHERE status = old.status AND hour = old.due_at / 3600;
+END;
+CREATE TRIGGER due_hours_update_new AFTER UPDATE OF status, due_at ON cases
+  WHEN new.status IN ('new','in_review') AND (old.status IS NOT new.status OR old.due_at IS NOT new.due_at) BEGIN
+  INSERT INTO due_hours(status, hour, n) VALUES (new.status, new.due_at / 3600, 1)
+    ON CONFLICT(status, hour) DO UPDATE SET n = n + 1;
 END;
 )sql",
   };

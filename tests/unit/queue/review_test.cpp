@@ -451,6 +451,8 @@ TEST(ReviewMigration, CountsOfAnOlderStoreAreBuiltFromItsCases) {
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     const char* downgrade =
         "DROP TRIGGER case_counts_insert; DROP TRIGGER case_counts_delete; DROP TRIGGER case_counts_update;"
+        "DROP TRIGGER due_hours_insert; DROP TRIGGER due_hours_delete; DROP TRIGGER due_hours_update_old;"
+        "DROP TRIGGER due_hours_update_new; DROP TABLE due_hours;"
         "DROP TABLE case_counts; DROP TABLE sync_marks; DROP INDEX cases_status_priority_due; DROP INDEX cases_status_created;"
         "DROP INDEX cases_status_updated; DROP INDEX cases_owner_status_due; DROP INDEX cases_owner_status_created;"
         "DROP INDEX cases_owner_status_updated; CREATE INDEX cases_owner ON cases(owner, status);"
