@@ -153,10 +153,11 @@ def imap_uids(user, folder):
         return [int(x) for x in data[0].split()]
 
 
-def sink_messages(recipient):
-    """Messages the SMTP sink accepted for one recipient, oldest first, as email.message objects."""
+def sink_messages(recipient, ms_dir=None):
+    """Messages the SMTP sink accepted for one recipient, oldest first, as email.message objects
+    (the shared fixture's sink, or the one of the mail servers in ms_dir)."""
     out = []
-    sink = os.path.join(MS_DIR, 'sink')
+    sink = os.path.join(ms_dir or MS_DIR, 'sink')
     for name in sorted(os.listdir(sink)):
         if not name.endswith('.json'):
             continue

@@ -7,8 +7,6 @@ introspection stub (http.server in a thread) that knows a few tokens; both serve
 desk logs in to SMTP as desk@example.test with a bearer token (a good one unless a test says
 otherwise): the sink refuses mail without AUTH. Everything is stopped by PID at the end.
 """
-import email
-import email.policy
 import http.server
 import json
 import os
@@ -20,7 +18,7 @@ import threading
 import unittest
 import urllib.parse
 
-from harness import BIN, SOURCE, free_port, make_mail, token
+from harness import BIN, SOURCE, free_port, make_mail, sink_messages, token
 
 MAILSERVERS = os.path.join(SOURCE, 'scripts', 'lib', 'mailservers')
 SMTP_USER = 'desk@example.test'
@@ -162,20 +160,7 @@ if [ $n -eq 1 ]; then echo "{bad}"; else echo "{good}"; fi
 
     def sink_messages(self, recipient):
         """What this module's sink accepted for `recipient`, oldest first; each with .envelope."""
-        out = []
-        sink = os.path.join(self.ms, 'sink')
-        for name in sorted(os.listdir(sink)):
-            if not name.endswith('.json'):
-                continue
-            with open(os.path.join(sink, name)) as f:
-                env = json.load(f)
-            if recipient.lower() not in [r.lower() for r in env['rcpt_tos']]:
-                continue
-            with open(os.path.join(sink, name[:-5] + '.eml'), 'rb') as f:
-                msg = email.message_from_bytes(f.read(), policy=email.policy.default)
-            msg.envelope = env
-            out.append(msg)
-        return out
+        return sink_messages(recipient, self.ms)
 
     def sink_log(self):
         with open(os.path.join(self.ms, 'sink.out')) as f:
@@ -228,17 +213,8 @@ if [ $n -eq 1 ]; then echo "{bad}"; else echo "{good}"; fi
         d, config = self.desk(user, '')
         good = self.new_token(user)
         bad = 'ya29.expired-' + token()
-        counter = os.path.join(d, 'calls')
-        script = os.path.join(d, 'get-token.sh')
         # First call: an expired token; every later call: a fresh one.
-        with open(script, 'w') as f:
-            f.write(f'''#!/bin/sh
-n=$(cat "{counter}" 2>/dev/null || echo 0)
-n=$((n + 1))
-echo $n > "{counter}"
-if [ $n -eq 1 ]; then echo "{bad}"; else echo "{good}"; fi
-''')
-        os.chmod(script, 0o755)
+        script, counter = self.token_command(d, bad, good)
         with open(config) as f:
             text = f.read()
         with open(config, 'w') as f:
