@@ -637,7 +637,7 @@ HttpResponse WebUi::Impl::queue_page(const Session& s, queue::Store& store, cons
   std::int64_t page_no = std::clamp<std::int64_t>(to_int(q["page"]).value_or(1), 1, 1000000);
   f.limit = kPageSize;
   f.offset = static_cast<int>((page_no - 1) * kPageSize);
-  f.brief_codes = true;
+  f.brief = true;
 
   std::int64_t t = now();
   auto cases = store.list_cases(f, t);

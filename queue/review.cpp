@@ -198,17 +198,19 @@ void bind_filter(SQLite::Statement& q, const CaseFilter& f, std::int64_t now) {
   if (int i = q.getIndex(":priority"); i > 0) q.bind(i, f.priority.value_or(""));
 }
 
-std::int64_t count_group(SQLite::Database& db, const Group& g, const CaseFilter& f, std::int64_t now) {
+// Listing statements come from a bounded set of plans, so they are kept prepared like the rest.
+std::int64_t count_group(Store::Impl& impl, const Group& g, const CaseFilter& f, std::int64_t now) {
   std::string sql = "SELECT 0";
   for (const auto& b : g.branches) sql += " + (SELECT count(*) FROM cases c WHERE " + b + ")";
-  SQLite::Statement q(db, sql);
+  auto q_cached = impl.cached(sql);
+  SQLite::Statement& q = *q_cached;
   bind_filter(q, f, now);
   q.executeStep();
   return q.getColumn(0).getInt64();
 }
 
 // Up to `limit` ids of group g from `offset` on, in the listing's order.
-std::vector<std::int64_t> group_page(SQLite::Database& db, const ListingPlan& plan, const Group& g,
+std::vector<std::int64_t> group_page(Store::Impl& impl, const ListingPlan& plan, const Group& g,
                                      const CaseFilter& f, std::int64_t now, std::int64_t limit, std::int64_t offset) {
   std::string sql;
   for (const auto& b : g.branches) {
@@ -217,7 +219,8 @@ std::vector<std::int64_t> group_page(SQLite::Database& db, const ListingPlan& pl
   }
   sql += plan.descending ? " ORDER BY k DESC, id DESC" : " ORDER BY k, id";
   sql += " LIMIT :limit OFFSET :offset";
-  SQLite::Statement q(db, sql);
+  auto q_cached = impl.cached(sql);
+  SQLite::Statement& q = *q_cached;
   bind_filter(q, f, now);
   q.bind(":limit", limit);
   q.bind(":offset", offset);
@@ -235,17 +238,17 @@ std::vector<CaseSummary> Store::list_cases(const CaseFilter& filter, std::int64_
   std::vector<std::int64_t> ids;
   for (const auto& g : plan.groups) {
     if (limit == 0) break;
-    auto part = group_page(impl_->db, plan, g, filter, now, limit, offset);
+    auto part = group_page(*impl_, plan, g, filter, now, limit, offset);
     if (part.empty() && offset > 0) {
       // The page starts past this group: skip it whole.
-      offset = std::max<std::int64_t>(0, offset - count_group(impl_->db, g, filter, now));
+      offset = std::max<std::int64_t>(0, offset - count_group(*impl_, g, filter, now));
       continue;
     }
     limit -= static_cast<std::int64_t>(part.size());
     ids.insert(ids.end(), part.begin(), part.end());
     offset = 0;  // a group that gave rows held the whole offset
   }
-  return impl_->cases_by_ids(ids, now, filter.brief_codes);
+  return impl_->cases_by_ids(ids, now, filter.brief);
 } catch (const SQLite::Exception& e) {
   throw StoreError(std::string("list_cases failed: ") + e.what());
 }
@@ -287,14 +290,14 @@ std::int64_t Store::count_cases(const CaseFilter& filter, std::int64_t now) cons
     return n;
   }
   std::int64_t n = 0;
-  for (const auto& g : plan.groups) n += count_group(impl_->db, g, filter, now);
+  for (const auto& g : plan.groups) n += count_group(*impl_, g, filter, now);
   return n;
 } catch (const SQLite::Exception& e) {
   throw StoreError(std::string("count_cases failed: ") + e.what());
 }
 
 std::vector<CaseSummary> Store::search_cases(std::string_view query, std::int64_t now, int limit,
-                                            bool brief_codes) const try {
+                                            bool brief) const try {
   const std::string match = fts_query(query);
   if (match.empty() || limit <= 0) return {};
   // Ranking scores every match, so it is kept for queries with at most kRankedMatches matches
@@ -318,7 +321,7 @@ std::vector<CaseSummary> Store::search_cases(std::string_view query, std::int64_
   } else if (ids.size() > static_cast<std::size_t>(limit)) {
     ids.resize(static_cast<std::size_t>(limit));
   }
-  return impl_->cases_by_ids(ids, now, brief_codes);
+  return impl_->cases_by_ids(ids, now, brief);
 } catch (const SQLite::Exception& e) {
   throw StoreError(std::string("search failed: ") + e.what());
 }

@@ -237,9 +237,9 @@ struct CaseFilter {
   std::string sort = "due";
   int limit = 100;
   int offset = 0;
-  // Codes with only code, system, modifiers, units, range and status (no mentions, places found or
-  // notes): what a listing shows, for a fraction of the work.
-  bool brief_codes = false;
+  // What a listing shows, for a fraction of the work: codes with only code, system, modifiers,
+  // units, range and status (no mentions, places found or notes), and no code suggestions.
+  bool brief = false;
 };
 
 // What the store recorded for one IMAP UID.
@@ -412,7 +412,7 @@ class Store {
   // Full-text search (SQLite FTS5) over subject, mail text and codes; best matches first. Any
   // user text is accepted (it is quoted, not interpreted as FTS syntax).
   std::vector<CaseSummary> search_cases(std::string_view query, std::int64_t now, int limit = 50,
-                                        bool brief_codes = false) const;
+                                        bool brief = false) const;
   // The case's state, its owner and lease; nullopt for an unknown reference.
   std::optional<CaseSummary> find_case(std::string_view ref, std::int64_t now) const;
 

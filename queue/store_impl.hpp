@@ -320,9 +320,9 @@ struct Store::Impl {
     }
   }
 
-  // Cases by id, in the order given (ids that do not exist are left out), with their codes.
-  std::vector<CaseSummary> cases_by_ids(const std::vector<std::int64_t>& ids, std::int64_t now,
-                                        bool brief_codes = false) {
+  // Cases by id, in the order given (ids that do not exist are left out), with their codes; brief:
+  // as CaseFilter::brief.
+  std::vector<CaseSummary> cases_by_ids(const std::vector<std::int64_t>& ids, std::int64_t now, bool brief = false) {
     constexpr std::size_t kChunk = 500;
     std::unordered_map<std::int64_t, CaseSummary> found;
     for (std::size_t at = 0; at < ids.size(); at += kChunk) {
@@ -333,7 +333,7 @@ struct Store::Impl {
       SQLite::Statement& q = *q_cached;
       for (std::size_t i = 0; i < size; ++i) q.bind(static_cast<int>(i + 1), ids[at + std::min(i, n - 1)]);
       while (q.executeStep()) {
-        auto c = case_from_row(q, now);
+        auto c = case_from_row(q, now, brief);
         found.emplace(c.id, std::move(c));
       }
     }
@@ -341,7 +341,7 @@ struct Store::Impl {
     out.reserve(found.size());
     for (auto id : ids)
       if (auto it = found.find(id); it != found.end()) out.push_back(std::move(it->second));
-    load_codes(out, brief_codes);
+    load_codes(out, brief);
     return out;
   }
 
@@ -386,13 +386,13 @@ struct Store::Impl {
   // Non-rejected cases since the month began (UTC) from an address, or from a domain ("@x.test").
   std::int64_t cases_this_month(const std::string& pattern, std::int64_t now);
 
-  CaseSummary case_from_row(SQLite::Statement& q, std::int64_t now) {
-    CaseSummary c = case_from_row(q);
+  CaseSummary case_from_row(SQLite::Statement& q, std::int64_t now, bool brief = false) {
+    CaseSummary c = case_from_row(q, brief);
     c.overdue = is_open_for_sla(c.status) && c.due_at > 0 && c.due_at < now;
     return c;
   }
 
-  CaseSummary case_from_row(SQLite::Statement& q) {
+  CaseSummary case_from_row(SQLite::Statement& q, bool brief = false) {
     CaseSummary c;
     c.id = q.getColumn(0).getInt64();
     c.ref = q.getColumn(1).getString();
@@ -411,7 +411,7 @@ struct Store::Impl {
     c.due_at = q.getColumn(14).getInt64();
     c.status_changed_at = q.getColumn(15).getInt64();
     c.phi = json_string_list(q.getColumn(16).getString());
-    c.suggestions = suggestions_from_json(q.getColumn(17).getString());
+    if (!brief) c.suggestions = suggestions_from_json(q.getColumn(17).getString());
     c.message_count = q.getColumn(18).getInt64();
     c.overdue = is_open_for_sla(c.status) && c.due_at > 0 && c.due_at < static_cast<std::int64_t>(std::time(nullptr));
     return c;

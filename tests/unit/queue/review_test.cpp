@@ -401,6 +401,22 @@ TEST_F(Review, ListingMatchesItsDefinitionForEveryFilterSortAndPage) {
   for (const auto& c : store.list_cases(first, now)) {
     ASSERT_EQ(c.codes.size(), 1u) << c.ref;
     EXPECT_EQ(c.codes[0].code, "99213");
+    EXPECT_FALSE(c.codes[0].mentions.empty());
+  }
+  // Brief: the same cases and codes, without what a listing does not show.
+  first.brief = true;
+  const auto brief = store.list_cases(first, now);
+  first.brief = false;
+  const auto full = store.list_cases(first, now);
+  ASSERT_EQ(brief.size(), full.size());
+  for (std::size_t i = 0; i < brief.size(); ++i) {
+    EXPECT_EQ(brief[i].ref, full[i].ref);
+    ASSERT_EQ(brief[i].codes.size(), full[i].codes.size());
+    EXPECT_EQ(brief[i].codes[0].code, full[i].codes[0].code);
+    EXPECT_EQ(brief[i].codes[0].modifiers, full[i].codes[0].modifiers);
+    EXPECT_EQ(brief[i].codes[0].status, full[i].codes[0].status);
+    EXPECT_TRUE(brief[i].codes[0].mentions.empty());
+    EXPECT_TRUE(brief[i].suggestions.empty());
   }
 }
 
