@@ -249,6 +249,17 @@ std::vector<queue::CaseSummary> list_all(const queue::Store& store, queue::CaseF
   return all;
 }
 
+// A listing's output: an array of case objects with --json, else the table.
+void print_cases(const ReviewContext& ctx, const std::vector<queue::CaseSummary>& cases, std::ostream& out) {
+  if (!ctx.json) {
+    print_table(cases, out);
+    return;
+  }
+  json arr = json::array();
+  for (const auto& c : cases) arr.push_back(case_summary_json(c));
+  out << dump(arr) << "\n";
+}
+
 }  // namespace
 
 std::string join_words(const std::vector<std::string>& words) {
@@ -307,13 +318,7 @@ int cmd_queue_list(const ReviewContext& ctx, const QueueListOptions& options, st
   auto store = open_store(ctx.config, err);
   if (!store) return kExitConfig;
   const auto cases = list_all(*store, filter, options.limit, options.offset, now_seconds());
-  if (ctx.json) {
-    json arr = json::array();
-    for (const auto& c : cases) arr.push_back(case_summary_json(c));
-    out << dump(arr) << "\n";
-    return kExitOk;
-  }
-  print_table(cases, out);
+  print_cases(ctx, cases, out);
   return kExitOk;
 }
 
@@ -326,13 +331,7 @@ int cmd_queue_search(const ReviewContext& ctx, const std::string& query, int lim
   auto store = open_store(ctx.config, err);
   if (!store) return kExitConfig;
   const auto cases = store->search_cases(query, now_seconds(), limit > 0 ? limit : 50);
-  if (ctx.json) {
-    json arr = json::array();
-    for (const auto& c : cases) arr.push_back(case_summary_json(c));
-    out << dump(arr) << "\n";
-    return kExitOk;
-  }
-  print_table(cases, out);
+  print_cases(ctx, cases, out);
   return kExitOk;
 }
 

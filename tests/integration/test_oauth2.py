@@ -133,6 +133,14 @@ path = "casedesk.db"
         return tok
 
     @staticmethod
+    def edit_config(config, old, new):
+        with open(config) as f:
+            text = f.read()
+        assert old in text, old
+        with open(config, 'w') as f:
+            f.write(text.replace(old, new))
+
+    @staticmethod
     def write_token(d, name, tok):
         with open(os.path.join(d, name), 'w') as f:
             f.write(tok + '\n')
@@ -215,11 +223,8 @@ if [ $n -eq 1 ]; then echo "{bad}"; else echo "{good}"; fi
         bad = 'ya29.expired-' + token()
         # First call: an expired token; every later call: a fresh one.
         script, counter = self.token_command(d, bad, good)
-        with open(config) as f:
-            text = f.read()
-        with open(config, 'w') as f:
-            f.write(text.replace('username = "%s"\n' % user,
-                                 'username = "%s"\noauth2_token_command = "%s"\n' % (user, script)))
+        self.edit_config(config, 'username = "%s"\n' % user,
+                         'username = "%s"\noauth2_token_command = "%s"\n' % (user, script))
         raw, _ = make_mail('retry-%s@clinic.example' % token(), 'J1885 ketorolac units?', '30 mg IV.\n')
         self.seed(user, raw)
         r = self.run_cd('serve', '--config', config, '--once')
@@ -264,10 +269,7 @@ if [ $n -eq 1 ]; then echo "{bad}"; else echo "{good}"; fi
         good = self.new_token(SMTP_USER)
         bad = 'ya29.expired-' + token()
         script, counter = self.token_command(d, bad, good)
-        with open(config) as f:
-            text = f.read()
-        with open(config, 'w') as f:
-            f.write(text.replace(SMTP_TOKEN_FILE, 'oauth2_token_command = "%s"' % script))
+        self.edit_config(config, SMTP_TOKEN_FILE, 'oauth2_token_command = "%s"' % script)
         sender = self.seed_case_mail(user, 'smtp-retry')
         r = self.run_cd('serve', '--config', config, '--once')
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -332,10 +334,7 @@ if [ $n -eq 1 ]; then echo "{bad}"; else echo "{good}"; fi
         # The sink requires AUTH here: a desk without an SMTP login gets 530, a temporary failure.
         user = 'intake8@example.test'
         d, config = self.desk(user, 'password = "secret"', smtp_secret='')
-        with open(config) as f:
-            text = f.read()
-        with open(config, 'w') as f:
-            f.write(text.replace('username = "%s"\n' % SMTP_USER, ''))
+        self.edit_config(config, 'username = "%s"\n' % SMTP_USER, '')
         sender = self.seed_case_mail(user, 'smtp-anon')
         r = self.run_cd('serve', '--config', config, '--once')
         self.assertEqual(r.returncode, 75, r.stderr)
