@@ -50,6 +50,7 @@ json case_summary_json(const queue::CaseSummary& c) {
       {"received_at", iso_utc(c.created_at)},
       {"due_at", iso_utc(c.due_at)},
       {"overdue", c.overdue},
+      {"reply_failed", c.reply_failed},
       {"status_changed_at", iso_utc(c.status_changed_at)},
       {"message_count", c.message_count},
       {"phi", c.phi},

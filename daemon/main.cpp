@@ -64,6 +64,8 @@ int main(int argc, char** argv) {
   list->add_option("--status", list_options.status, "only this status (new, in_review, waiting_on_submitter, answered, closed, rejected)");
   list->add_flag("--mine", list_options.mine, "only cases the acting user owns");
   list->add_flag("--overdue", list_options.overdue, "only open cases past their due time");
+  list->add_flag("--reply-failed", list_options.reply_failed,
+                 "only cases with a reply (ack included) that failed permanently");
   list->add_option("--priority", list_options.priority, "only this priority (low, normal, high, urgent)");
   list->add_flag("--open", list_options.open, "only open cases (new, in_review, waiting_on_submitter, answered)");
   list->add_option("--sort", list_options.sort, "due (default), received, updated or priority");
@@ -188,6 +190,15 @@ int main(int argc, char** argv) {
   qretry->add_option("id", quarantine_id, "quarantine id (from quarantine list)")->required();
   qretry->add_option("--config", config_flag, config_help);
 
+  auto* outbox = app.add_subcommand("outbox", "replies waiting, sent or failed");
+  outbox->require_subcommand(1);
+  auto* outbox_retry = outbox->add_subcommand("retry", "send a permanently failed reply again, once its cause is fixed");
+  std::int64_t outbox_id = 0;
+  outbox_retry->add_option("id", outbox_id, "outbox item id (queue show lists them as #ID)")->required();
+  outbox_retry->add_option("--config", config_flag, config_help);
+  outbox_retry->add_option("--as", review.as, as_help);
+  outbox_retry->add_flag("--json", review.json, "print the item as JSON");
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -212,7 +223,8 @@ int main(int argc, char** argv) {
     if (*purge) return cmd_purge(resolve_config_path(config_flag), purge_dry_run, std::cout, std::cerr);
     // --- end backup, purge ---
     // --- queue, user, submitter ---
-    if (*queue || *user || *submitter) review.config = resolve_config_path(config_flag);
+    if (*queue || *user || *submitter || *outbox) review.config = resolve_config_path(config_flag);
+    if (*outbox_retry) return cmd_outbox_retry(review, outbox_id, std::cout, std::cerr);
     if (*list) return cmd_queue_list(review, list_options, std::cout, std::cerr);
     if (*show) return cmd_queue_show(review, ref, std::cout, std::cerr);
     if (*search) return cmd_queue_search(review, join_words(search_words), search_limit, std::cout, std::cerr);

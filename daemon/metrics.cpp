@@ -212,6 +212,8 @@ std::string render_metrics(queue::Store& store, const LiveState& live, std::int6
           "Age of the oldest pending reply that is due now (0 when none is).",
           num(ops.oldest_due_reply_at ? std::max<std::int64_t>(0, now - *ops.oldest_due_reply_at) : 0));
   w.gauge("casedesk_quarantined", "Quarantined mail not (yet) turned into a case.", num(snap.quarantined));
+  w.gauge("casedesk_cases_reply_failed", "Cases with a reply (ack included) that failed permanently and was not retried.",
+          num(snap.cases_reply_failed));
 
   w.gauge("casedesk_imap_up", "1 when the last pass logged in to the IMAP server.", num(link_value(live.imap)));
   w.gauge("casedesk_smtp_up", "1 when the last outbox pass could use the SMTP server.", num(link_value(live.smtp)));

@@ -104,7 +104,7 @@ void print_table(const std::vector<queue::CaseSummary>& cases, std::ostream& out
     const std::string due = short_time(c.due_at) + (c.overdue ? " OVERDUE" : "");
     out << std::left << std::setw(11) << c.ref << std::setw(21) << c.status << std::setw(8) << c.priority
         << std::setw(13) << clip(c.owner.value_or("-"), 12) << std::setw(27) << due << std::setw(24)
-        << clip(codes_text(c.codes), 22) << one_line(c.subject) << "\n";
+        << clip(codes_text(c.codes), 22) << (c.reply_failed ? "[REPLY FAILED] " : "") << one_line(c.subject) << "\n";
   }
   out << cases.size() << " case(s)\n";
 }
@@ -313,6 +313,7 @@ int cmd_queue_list(const ReviewContext& ctx, const QueueListOptions& options, st
     return kExitUsage;
   }
   filter.overdue_only = options.overdue;
+  filter.reply_failed_only = options.reply_failed;
   filter.open_only = options.open;
   filter.sort = options.sort;
   auto store = open_store(ctx.config, err);
@@ -320,6 +321,30 @@ int cmd_queue_list(const ReviewContext& ctx, const QueueListOptions& options, st
   const auto cases = list_all(*store, filter, options.limit, options.offset, now_seconds());
   print_cases(ctx, cases, out);
   return kExitOk;
+}
+
+int cmd_outbox_retry(const ReviewContext& ctx, std::int64_t id, std::ostream& out, std::ostream& err) {
+  if (!acting_user(ctx.as)) {
+    err << "casedesk: who is acting? pass --as USER or set CASEDESK_USER\n";
+    return kExitUsage;
+  }
+  auto store = open_store(ctx.config, err);
+  if (!store) return kExitConfig;
+  int rc = kExitOk;
+  const auto actor = require_actor(ctx, *store, err, rc);
+  if (!actor) return rc;
+  return guarded(err, [&] {
+    const auto item = store->retry_outbox(id, actor->name, now_seconds());
+    if (ctx.json) {
+      out << dump(json{{"id", item.id}, {"case", item.case_ref}, {"kind", item.kind},
+                       {"state", std::string(queue::to_string(item.state))}})
+          << "\n";
+    } else {
+      out << "outbox item " << item.id << " (" << item.kind << " of " << item.case_ref
+          << ") goes out again with the next outbox pass\n";
+    }
+    return kExitOk;
+  });
 }
 
 int cmd_queue_search(const ReviewContext& ctx, const std::string& query, int limit, std::ostream& out,
@@ -361,6 +386,12 @@ int cmd_queue_show(const ReviewContext& ctx, const std::string& ref, std::ostrea
   out << "\n";
   out << "Received:  " << iso_utc(s.created_at) << "\n";
   out << "Due:       " << iso_utc(s.due_at) << (s.overdue ? "  OVERDUE" : "") << "\n";
+  if (s.reply_failed) {
+    out << "Reply:     FAILED:";
+    for (const auto& o : c->outbox)
+      if (o.state == queue::OutboxState::failed) out << " " << o.kind << " (outbox item " << o.id << ")";
+    out << "; once the cause is fixed: casedesk outbox retry ID\n";
+  }
   if (!s.phi.empty()) {
     out << "PHI:       likely";
     for (const auto& k : s.phi) out << " " << k;
@@ -402,8 +433,8 @@ int cmd_queue_show(const ReviewContext& ctx, const std::string& ref, std::ostrea
   if (!c->outbox.empty()) {
     out << "\nOutbox:\n";
     for (const auto& o : c->outbox) {
-      out << "  " << iso_utc(o.created_at) << "  " << std::left << std::setw(15) << o.kind << std::setw(8)
-          << queue::to_string(o.state);
+      out << "  " << iso_utc(o.created_at) << "  #" << std::left << std::setw(6) << o.id << std::setw(15) << o.kind
+          << std::setw(8) << queue::to_string(o.state);
       if (o.author) out << "  by " << one_line(*o.author);
       if (o.last_error) out << "  (" << one_line(*o.last_error) << ")";
       out << "\n";

@@ -43,6 +43,7 @@ struct QueueListOptions {
   std::optional<std::string> priority;  // low | normal | high | urgent
   bool mine = false;                    // owner = the acting user
   bool overdue = false;
+  bool reply_failed = false;            // only cases with a permanently failed reply
   bool open = false;                    // new, in_review, waiting_on_submitter, answered
   std::string sort = "due";             // due | received | updated | priority
   int limit = 0;                        // 0 = every matching case
@@ -50,6 +51,9 @@ struct QueueListOptions {
 };
 
 int cmd_queue_list(const ReviewContext& ctx, const QueueListOptions& options, std::ostream& out, std::ostream& err);
+// `outbox retry ID`: a permanently failed reply goes out again (recomposed) with the next outbox
+// pass; an audit event names the acting user. Exit 1 no such item, 3 the item is not failed.
+int cmd_outbox_retry(const ReviewContext& ctx, std::int64_t id, std::ostream& out, std::ostream& err);
 int cmd_queue_show(const ReviewContext& ctx, const std::string& ref, std::ostream& out, std::ostream& err);
 int cmd_queue_search(const ReviewContext& ctx, const std::string& query, int limit, std::ostream& out,
                      std::ostream& err);

@@ -417,6 +417,7 @@ json case_row(const queue::CaseSummary& c) {
           {"received", when(c.created_at)},
           {"due", when(c.due_at)},
           {"overdue", c.overdue},
+          {"reply_failed", c.reply_failed},
           {"codes", codes},
           {"more_codes", c.codes.size() > 4 ? json(c.codes.size() - 4) : json(nullptr)}};
 }
@@ -629,8 +630,10 @@ HttpResponse WebUi::Impl::queue_page(const Session& s, queue::Store& store, cons
   else priority.clear();
   bool mine = q["mine"] == "1";
   bool overdue = q["overdue"] == "1";
+  bool reply_failed = q["reply_failed"] == "1";
   if (mine) f.owner = s.data.user;
   f.overdue_only = overdue;
+  f.reply_failed_only = reply_failed;
   std::string sort = q["sort"];
   if (sort != "received" && sort != "updated" && sort != "priority") sort = "due";
   f.sort = sort;
@@ -650,6 +653,7 @@ HttpResponse WebUi::Impl::queue_page(const Session& s, queue::Store& store, cons
     if (sort != "due") out += "&sort=" + sort;
     if (mine) out += "&mine=1";
     if (overdue) out += "&overdue=1";
+    if (reply_failed) out += "&reply_failed=1";
     if (p > 1) out += "&page=" + std::to_string(p);
     return out;
   };
@@ -677,6 +681,7 @@ HttpResponse WebUi::Impl::queue_page(const Session& s, queue::Store& store, cons
                                          sort)},
            {"mine", mine},
            {"overdue", overdue},
+           {"reply_failed", reply_failed},
            {"has_rows", !rows.empty()},
            {"rows", rows},
            {"empty_text", "No cases match these filters."},
@@ -783,8 +788,10 @@ HttpResponse WebUi::Impl::case_page(const Session& s, queue::Store& store, const
   for (const auto& n : detail->notes) notes.push_back({{"author", n.author}, {"at", when(n.at)}, {"text", n.text}});
   json outbox = json::array();
   for (const auto& o : detail->outbox)
-    outbox.push_back({{"kind", o.kind},
+    outbox.push_back({{"id", std::to_string(o.id)},
+                      {"kind", o.kind},
                       {"state", std::string(queue::to_string(o.state))},
+                      {"can_retry", o.state == queue::OutboxState::failed},
                       {"last_error", o.state == queue::OutboxState::sent ? json(nullptr) : opt(o.last_error)},
                       {"to_addr", o.to_addr.value_or("")},
                       {"created", when(o.created_at)},
@@ -810,6 +817,7 @@ HttpResponse WebUi::Impl::case_page(const Session& s, queue::Store& store, const
            {"status_label", std::string(status_label(c.status))},
            {"priority", c.priority},
            {"overdue", c.overdue},
+           {"reply_failed", c.reply_failed},
            {"submitter_name", c.submitter_name},
            {"submitter_addr", c.submitter_addr},
            {"received", when(c.created_at)},
@@ -888,6 +896,10 @@ HttpResponse WebUi::Impl::case_action(const Session& s, queue::Store& store, con
       if (reason.empty()) return fail(400, "Give a reason for the rejection.");
       if (reason.size() > kMaxText) return fail(413, "That reason is too long.");
       store.reject(ref, me, reason, t);
+    } else if (action == "retry") {
+      auto id = to_int(field("outbox"));
+      if (!id) return fail(400, "Pick the reply to send again.");
+      store.retry_outbox(*id, me, t, ref);
     } else if (action == "priority") {
       auto p = queue::priority_from_string(field("priority"));
       if (!p) return fail(400, "Pick one of the priorities.");
@@ -901,7 +913,8 @@ HttpResponse WebUi::Impl::case_action(const Session& s, queue::Store& store, con
     return fail(409, e.what());
   }
   spdlog::info("web: {} on case {}", action, ref);
-  if ((action == "answer" || action == "ask" || action == "reject") && options.on_reply_queued) options.on_reply_queued();
+  if ((action == "answer" || action == "ask" || action == "reject" || action == "retry") && options.on_reply_queued)
+    options.on_reply_queued();
   return redirect("/case/" + url_encode(ref) + "?done=" + action);
 }
 

@@ -160,6 +160,7 @@ ListingPlan plan_listing(const CaseFilter& f) {
   std::string extra;
   if (f.owner) extra += " AND c.owner = :owner";
   if (f.priority) extra += " AND c.priority = :priority";
+  if (f.reply_failed_only) extra += " AND EXISTS(SELECT 1 FROM outbox o WHERE o.case_id = c.id AND o.state = 'failed')";
 
   if (f.sort == "received" || f.sort == "updated") {
     plan.key = f.sort == "received" ? "c.created_at" : "c.updated_at";
@@ -255,7 +256,7 @@ std::vector<CaseSummary> Store::list_cases(const CaseFilter& filter, std::int64_
 
 std::int64_t Store::count_cases(const CaseFilter& filter, std::int64_t now) const try {
   const ListingPlan plan = plan_listing(filter);
-  if (!filter.owner && !filter.priority && !filter.overdue_only) {
+  if (!filter.owner && !filter.priority && !filter.overdue_only && !filter.reply_failed_only) {
     // Whole statuses: the trigger-kept per-status counts (migration 6), not a scan.
     std::int64_t n = 0;
     auto q_cached = impl_->cached("SELECT n FROM case_counts WHERE status = ?");
@@ -269,7 +270,7 @@ std::int64_t Store::count_cases(const CaseFilter& filter, std::int64_t now) cons
     }
     return n;
   }
-  if (filter.overdue_only && !filter.owner && !filter.priority) {
+  if (filter.overdue_only && !filter.owner && !filter.priority && !filter.reply_failed_only) {
     // Overdue = new or in review with due_at < now: the trigger-kept counts of every due hour
     // before the current one, plus an index range for the current hour's part.
     const std::int64_t hour = now / 3600;

@@ -1022,6 +1022,8 @@ Store::Snapshot Store::snapshot() const try {
   SQLite::Statement& p = *p_cached;
   if (p.executeStep()) s.oldest_pending_reply_at = col_opt_i64(p.getColumn(0));
   s.quarantined = db.execAndGet("SELECT count(*) FROM quarantine WHERE case_id IS NULL").getInt64();
+  s.cases_reply_failed =
+      db.execAndGet("SELECT count(DISTINCT case_id) FROM outbox WHERE state = 'failed' AND case_id IS NOT NULL").getInt64();
   auto l_cached = impl_->cached("SELECT mailbox, pid, host, started_at, heartbeat_at FROM daemon_locks ORDER BY mailbox");
   SQLite::Statement& l = *l_cached;
   while (l.executeStep())
@@ -1124,9 +1126,54 @@ void Store::mark_outbox_attempt_failed(std::int64_t id, std::int64_t now, std::s
   }
   impl_->add_event(case_id, now, "outbox", kind + (permanent ? "_failed" : "_deferred"), std::nullopt, std::nullopt,
                    std::string(error));
+  if (permanent && case_id) impl_->note_reply_failed(*case_id, id, kind, now, "outbox", error);
   tx.commit();
 } catch (const SQLite::Exception& e) {
   throw StoreError(std::string("mark_outbox_attempt_failed failed: ") + e.what());
+}
+
+OutboxItem Store::retry_outbox(std::int64_t id, std::string_view actor, std::int64_t now,
+                               std::optional<std::string_view> case_ref) try {
+  auto& db = impl_->db;
+  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  auto s_cached = impl_->cached("SELECT o.state, o.case_id, o.kind, o.last_error, c.ref FROM outbox o "
+                                "LEFT JOIN cases c ON c.id = o.case_id WHERE o.id = ?");
+  SQLite::Statement& s = *s_cached;
+  s.bind(1, id);
+  const bool found = s.executeStep();
+  const std::string state = found ? s.getColumn(0).getString() : "";
+  const auto case_id = found ? col_opt_i64(s.getColumn(1)) : std::nullopt;
+  const std::string kind = found ? s.getColumn(2).getString() : "";
+  const std::string last_error = found ? col_opt_str(s.getColumn(3)).value_or("") : "";
+  const std::string ref = found ? col_opt_str(s.getColumn(4)).value_or("") : "";
+  s.reset();
+  if (!found || (case_ref && detail::upper(*case_ref) != ref))
+    throw NotFound("no outbox item " + std::to_string(id) + (case_ref ? " of case " + std::string(*case_ref) : ""));
+  if (state != "failed")
+    throw TransitionError("outbox item " + std::to_string(id) + " is " + state + ", not failed: only a failed reply is retried");
+  // Composed again by the current code: the bytes that failed (an unfoldable header, say) are not
+  // sent twice. The new Message-ID is fixed at composition, as for a first attempt.
+  auto u_cached = impl_->cached("UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?, created_at = ?, "
+                                "message_id = NULL, raw = NULL WHERE id = ? AND state = 'failed'");
+  SQLite::Statement& u = *u_cached;
+  u.bind(1, now);
+  u.bind(2, now);
+  u.bind(3, id);
+  u.exec();
+  if (case_id && is_first_reply_kind(kind)) {
+    auto a_cached = impl_->cached("UPDATE cases SET ack_state = 'pending', ack_reason = NULL, updated_at = ? WHERE id = ?");
+    SQLite::Statement& a = *a_cached;
+    a.bind(1, now);
+    a.bind(2, *case_id);
+    a.exec();
+  }
+  impl_->add_event(case_id, now, actor, "reply_retry", std::nullopt, std::nullopt,
+                   kind + " (outbox item " + std::to_string(id) + "; it had failed: " + last_error + ")");
+  auto rows = impl_->outbox_rows("o.id = ?", [&](SQLite::Statement& q) { q.bind(1, id); });
+  tx.commit();
+  return std::move(rows.at(0));
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("retry_outbox failed: ") + e.what());
 }
 
 std::optional<OutboxItem> Store::outbox_by_message_id(std::string_view message_id) const try {
@@ -1162,6 +1209,7 @@ void Store::mark_outbox_bounced(std::int64_t id, std::int64_t now, std::string_v
     u.exec();
   }
   impl_->add_event(case_id, now, "intake", kind + "_bounced", std::nullopt, std::nullopt, why);
+  if (case_id) impl_->note_reply_failed(*case_id, id, kind, now, "intake", why);
   if (bounce_source)
     impl_->record_uid(*bounce_source, case_id ? "case" : "quarantined", case_id, case_id ? std::nullopt : quarantine_id,
                       now);

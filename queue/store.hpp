@@ -128,6 +128,8 @@ struct CaseSummary {
   std::int64_t message_count = 0;
   std::vector<std::string> phi;           // kinds of likely PHI found at intake
   std::vector<Suggestion> suggestions;    // narrative suggestions
+  // A reply of the case (ack included) failed permanently (or bounced) and was not retried since.
+  bool reply_failed = false;
 };
 
 struct StoredMessage {
@@ -231,6 +233,7 @@ struct CaseFilter {
   std::optional<std::string> owner;     // cases claimed by this user
   std::optional<std::string> priority;
   bool overdue_only = false;
+  bool reply_failed_only = false;       // cases with a permanently failed reply (CaseSummary::reply_failed)
   bool open_only = false;               // new, in_review, waiting_on_submitter, answered
   // "due" (overdue first, then by due time; the default), "received" (newest first), "updated"
   // (newest first), "priority" (urgent first, then due).
@@ -370,6 +373,7 @@ class Store {
     std::vector<std::pair<std::string, std::int64_t>> outbox_by_state;
     std::optional<std::int64_t> oldest_pending_reply_at;  // created_at of the oldest pending item
     std::int64_t quarantined = 0;
+    std::int64_t cases_reply_failed = 0;  // cases with a permanently failed reply
     std::vector<std::pair<std::string, LockHolder>> daemons;  // lock key -> holder
   };
   Snapshot snapshot() const;
@@ -387,6 +391,15 @@ class Store {
   // pending until next_attempt_at.
   void mark_outbox_attempt_failed(std::int64_t id, std::int64_t now, std::string_view error, bool permanent,
                                   std::int64_t next_attempt_at);
+
+  // A permanently failed (or bounced) reply goes out again once its cause is fixed: back to pending,
+  // due now, attempts and the retry window counted afresh, recomposed by the current code (a new
+  // Message-ID; nothing of the failed attempt reached its recipient). An audit event names `actor`
+  // (a registered user). With `case_ref`, the item must be a reply of that case. Returns the item
+  // as it is now.
+  // @throw NotFound (no such item, or not of case_ref), TransitionError (the item is not failed).
+  OutboxItem retry_outbox(std::int64_t id, std::string_view actor, std::int64_t now,
+                          std::optional<std::string_view> case_ref = std::nullopt);
 
   // The outbox item that was sent with this Message-ID ("<id@host>"), if any.
   std::optional<OutboxItem> outbox_by_message_id(std::string_view message_id) const;

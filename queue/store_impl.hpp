@@ -231,6 +231,19 @@ struct Store::Impl {
     return 1;
   }
 
+  // Outbox item `item_id` of a case just failed for good: the first such failure of the case (none
+  // other failed and not retried) writes the audit event "reply_failed".
+  void note_reply_failed(std::int64_t case_id, std::int64_t item_id, std::string_view kind, std::int64_t now,
+                         std::string_view actor, std::string_view why) {
+    auto q_cached = cached("SELECT count(*) FROM outbox WHERE case_id = ? AND state = 'failed' AND id <> ?");
+    SQLite::Statement& q = *q_cached;
+    q.bind(1, case_id);
+    q.bind(2, item_id);
+    const bool first = q.executeStep() && q.getColumn(0).getInt64() == 0;
+    q.reset();
+    if (first) add_event(case_id, now, actor, "reply_failed", std::nullopt, std::nullopt, std::string(kind) + ": " + std::string(why));
+  }
+
   void add_event(std::optional<std::int64_t> case_id, std::int64_t at, std::string_view actor, std::string_view kind,
                  std::optional<std::string> from, std::optional<std::string> to, std::string_view note) {
     auto q_cached = cached("INSERT INTO events(case_id, at, actor, kind, from_state, to_state, note) "
@@ -349,7 +362,8 @@ struct Store::Impl {
   static constexpr const char* kCaseColumns =
       "c.id, c.ref, c.status, c.ack_state, c.ack_reason, c.submitter_addr, c.submitter_name, c.subject, c.created_at, "
       "c.updated_at, c.code_notes_json, c.priority, c.owner, c.lease_until, c.due_at, c.status_changed_at, c.phi_json, "
-      "c.suggestions_json, (SELECT count(*) FROM messages m WHERE m.case_id = c.id)";
+      "c.suggestions_json, (SELECT count(*) FROM messages m WHERE m.case_id = c.id), "
+      "EXISTS(SELECT 1 FROM outbox o WHERE o.case_id = c.id AND o.state = 'failed')";
 
   static bool is_open_for_sla(std::string_view status) { return status == "new" || status == "in_review"; }
 
@@ -413,6 +427,7 @@ struct Store::Impl {
     c.phi = json_string_list(q.getColumn(16).getString());
     if (!brief) c.suggestions = suggestions_from_json(q.getColumn(17).getString());
     c.message_count = q.getColumn(18).getInt64();
+    c.reply_failed = q.getColumn(19).getInt() != 0;
     c.overdue = is_open_for_sla(c.status) && c.due_at > 0 && c.due_at < static_cast<std::int64_t>(std::time(nullptr));
     return c;
   }

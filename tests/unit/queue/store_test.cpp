@@ -22,6 +22,11 @@ using casedesk::queue::OutboxState;
 using casedesk::queue::Store;
 using casedesk::queue::StoreError;
 using casedesk::queue::StoreOptions;
+using casedesk::queue::CaseFilter;
+using casedesk::queue::NotFound;
+using casedesk::queue::OutboxItem;
+using casedesk::queue::TransitionError;
+using casedesk::queue::User;
 namespace parsers = casedesk::parsers;
 
 namespace {
@@ -554,6 +559,48 @@ TEST(CaseStore, PermanentFailureFailsItemAndAck) {
   EXPECT_EQ(d.outbox[0].sent_at, std::nullopt);
   EXPECT_TRUE(has_event(d, "ack_failed"));
   EXPECT_THROW(store.mark_outbox_sent(id, kNow + 20, "250"), StoreError);
+}
+
+// Issue 12 item 2: a permanently failed reply is visible (reply_failed, filter, gauge count, audit
+// event) and can be retried, recomposed, once its cause is fixed.
+TEST(AdversarialReplyFailed, PermanentFailureIsVisibleAndRetryable) {
+  Store store(memory());
+  store.enqueue(incoming(MailSpec{}), kNow);
+  const std::int64_t id = only_outbox_id(store);
+  store.set_outbox_content(id, "<ack-1@desk.example>", "dana@clinic.example", "Subject: x\r\n\r\nbody\r\n");
+  EXPECT_FALSE(must_get(store, "CD-000001").summary.reply_failed);
+  store.mark_outbox_attempt_failed(id, kNow + 10, "500 line too long", true, kNow + 70);
+
+  CaseDetail d = must_get(store, "CD-000001");
+  EXPECT_TRUE(d.summary.reply_failed);
+  EXPECT_TRUE(has_event(d, "reply_failed"));
+  EXPECT_EQ(store.snapshot().cases_reply_failed, 1);
+  CaseFilter only_failed;
+  only_failed.reply_failed_only = true;
+  ASSERT_EQ(store.list_cases(only_failed, kNow + 20).size(), 1u);
+  EXPECT_EQ(store.count_cases(only_failed, kNow + 20), 1);
+  EXPECT_TRUE(store.list_cases(only_failed, kNow + 20).front().reply_failed);
+
+  store.add_user(User{0, "alice", "alice@desk.example", "consultant", kNow}, "hash", kNow);
+  EXPECT_THROW(store.retry_outbox(id + 100, "alice", kNow + 30), NotFound);
+  EXPECT_THROW(store.retry_outbox(id, "alice", kNow + 30, std::string_view("CD-000099")), NotFound);
+  const OutboxItem again = store.retry_outbox(id, "alice", kNow + 30, std::string_view("cd-000001"));
+  EXPECT_EQ(again.state, OutboxState::pending);
+  EXPECT_EQ(again.attempts, 0);
+  EXPECT_EQ(again.raw, std::nullopt);         // recomposed by the current code
+  EXPECT_EQ(again.message_id, std::nullopt);
+  EXPECT_THROW(store.retry_outbox(id, "alice", kNow + 31), TransitionError);  // only a failed one
+
+  d = must_get(store, "CD-000001");
+  EXPECT_FALSE(d.summary.reply_failed);
+  EXPECT_EQ(d.summary.ack_state, AckState::pending);
+  EXPECT_TRUE(has_event(d, "reply_retry"));
+  EXPECT_EQ(store.snapshot().cases_reply_failed, 0);
+  EXPECT_EQ(store.count_cases(only_failed, kNow + 40), 0);
+  ASSERT_EQ(store.due_outbox(kNow + 30).size(), 1u);
+  store.set_outbox_content(id, "<ack-2@desk.example>", "dana@clinic.example", "Subject: y\r\n\r\nbody\r\n");
+  store.mark_outbox_sent(id, kNow + 40, "250 ok");
+  EXPECT_EQ(must_get(store, "CD-000001").summary.ack_state, AckState::sent);
 }
 
 TEST(CaseStore, TemporaryFailureKeepsPendingUntilNextAttempt) {
