@@ -30,6 +30,23 @@ bool is_special(char c) {
 
 constexpr std::size_t kMaxTokens = 20000;
 
+// Length of the RFC 2047 encoded-word "=?charset?B|Q?text?=" at s[i] (no whitespace inside), or
+// 0. An encoded-word is one atom of a phrase: the '@', ':' or '<' it may carry once decoded are
+// never address syntax (RFC 2047 §5), so it is taken whole before the specials are looked at.
+std::size_t encoded_word_length(std::string_view s, std::size_t i) {
+  if (s.compare(i, 2, "=?") != 0) return 0;
+  const std::size_t cs_end = s.find('?', i + 2);
+  if (cs_end == std::string_view::npos || cs_end == i + 2 || cs_end + 2 >= s.size() || s[cs_end + 2] != '?')
+    return 0;
+  const char enc = s[cs_end + 1];
+  if (enc != 'B' && enc != 'b' && enc != 'Q' && enc != 'q') return 0;
+  const std::size_t end = s.find("?=", cs_end + 3);
+  if (end == std::string_view::npos) return 0;
+  for (std::size_t k = i; k < end; ++k)
+    if (is_ws(s[k]) || static_cast<unsigned char>(s[k]) < 0x20 || s[k] == 0x7f) return 0;
+  return end + 2 - i;
+}
+
 std::vector<Tok> tokenize(std::string_view s) {
   std::vector<Tok> toks;
   bool ws = false;
@@ -71,6 +88,10 @@ std::vector<Tok> tokenize(std::string_view s) {
       toks.push_back(Tok{TokKind::literal, std::string(s.substr(i, end - i)), ws});
       ws = false;
       i = end;
+    } else if (std::size_t ew = encoded_word_length(s, i); ew > 0) {
+      toks.push_back(Tok{TokKind::atom, std::string(s.substr(i, ew)), ws});
+      ws = false;
+      i += ew;
     } else if (is_special(c) && c != '\\') {
       toks.push_back(Tok{TokKind::special, std::string(1, c), ws});
       ws = false;

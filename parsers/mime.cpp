@@ -609,6 +609,23 @@ std::string decode_flowed(std::string_view text, bool delsp) {
   return out;
 }
 
+// A NUL byte in decoded text becomes U+FFFD: visible as "something was here", never a C-string end
+// or a byte another layer reads through another charset (issue 12 item 4).
+void replace_nuls(std::string& text) {
+  std::size_t at = text.find('\0');
+  if (at == std::string::npos) return;
+  std::string out;
+  out.reserve(text.size() + 16);
+  std::size_t from = 0;
+  for (; at != std::string::npos; at = text.find('\0', from)) {
+    out.append(text, from, at - from);
+    out += "\xEF\xBF\xBD";
+    from = at + 1;
+  }
+  out.append(text, from, std::string::npos);
+  text = std::move(out);
+}
+
 std::string part_text(const Part& p, Warnings& warn) {
   // 7bit/8bit/binary bodies are converted straight from the input: no copy of the raw body.
   std::string storage;
@@ -622,6 +639,7 @@ std::string part_text(const Part& p, Warnings& warn) {
   std::string text = to_utf8(decoded, charset, &w);
   std::string().swap(storage);
   if (!w.empty()) warn.add(w);
+  replace_nuls(text);
   if (p.content_type == "text/plain") {
     auto format = find_param(p.ct, "format");
     if (format && lower(trim(*format)) == "flowed") {

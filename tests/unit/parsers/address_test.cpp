@@ -59,3 +59,32 @@ TEST(AddressList, ObsoleteAndBrokenForms) {
   EXPECT_TRUE(parse_address_list("").empty());
   EXPECT_TRUE(parse_address_list(" , ;; <> ").empty());
 }
+
+// Issue 12 item 3: an encoded-word in the display name is a phrase atom: decoded, it may contain
+// '@', ':' or CR LF, but it never becomes (or hides) the address.
+TEST(AdversarialAddress, EncodedDisplayNameNeverBecomesTheAddress) {
+  auto at = parse_address_list("=?utf-8?q?victim@elsewhere.example?= <eve@evil.example>");
+  ASSERT_EQ(at.size(), 1u);
+  EXPECT_EQ(at[0].addr, "eve@evil.example");
+  EXPECT_EQ(at[0].name, "victim@elsewhere.example");
+
+  auto colon = parse_address_list("=?utf-8?q?a:b?= <eve@evil.example>");
+  ASSERT_EQ(colon.size(), 1u);
+  EXPECT_EQ(colon[0].addr, "eve@evil.example");
+  EXPECT_EQ(colon[0].name, "a:b");
+
+  auto crlf = parse_address_list("=?utf-8?q?Eve=0D=0ABcc:_victim@elsewhere.example?= <eve@evil.example>");
+  ASSERT_EQ(crlf.size(), 1u);
+  EXPECT_EQ(crlf[0].addr, "eve@evil.example");
+
+  auto b64 = parse_address_list("=?utf-8?b?dmljdGltQGVsc2V3aGVyZS5leGFtcGxl?= <eve@evil.example>");
+  ASSERT_EQ(b64.size(), 1u);
+  EXPECT_EQ(b64[0].addr, "eve@evil.example");
+  EXPECT_EQ(b64[0].name, "victim@elsewhere.example");
+
+  // Several encoded-words still make one name.
+  auto two = parse_address_list("=?utf-8?q?Dana?= =?utf-8?q?_Biller?= <dana@clinic.example>");
+  ASSERT_EQ(two.size(), 1u);
+  EXPECT_EQ(two[0].name, "Dana Biller");
+  EXPECT_EQ(two[0].addr, "dana@clinic.example");
+}

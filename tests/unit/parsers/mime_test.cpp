@@ -233,3 +233,21 @@ TEST(MessageJson, BodySourceNames) {
   EXPECT_EQ(casedesk::parsers::to_string(BodySource::text_other), "text/other");
   EXPECT_EQ(casedesk::parsers::to_string(BodySource::none), "none");
 }
+
+// Issue 12 item 4: a NUL byte in a text body shows as U+FFFD, in any charset and transfer encoding.
+TEST(AdversarialNul, NulInTextBodyBecomesReplacementCharacter) {
+  const std::string head = "From: a@b.example\r\nSubject: nul\r\n";
+  Message plain = parse_message(head + "Content-Type: text/plain; charset=utf-8\r\n\r\nab" + std::string(1, '\0') +
+                                "cd 99213\r\n");
+  EXPECT_EQ(plain.body_text.find('\0'), std::string::npos);
+  EXPECT_NE(plain.body_text.find("ab\xEF\xBF\xBD" "cd 99213"), std::string::npos) << plain.body_text;
+  // Latin-1 quoted-printable: =00 decodes to NUL, then the charset is converted.
+  Message qp = parse_message(head + "Content-Type: text/plain; charset=iso-8859-1\r\n"
+                                    "Content-Transfer-Encoding: quoted-printable\r\n\r\nx=00y=80z\r\n");
+  EXPECT_EQ(qp.body_text.find('\0'), std::string::npos);
+  EXPECT_NE(qp.body_text.find("x\xEF\xBF\xBDy"), std::string::npos) << qp.body_text;
+  // Several NULs in a row, at the start and the end.
+  Message many = parse_message(head + "Content-Type: text/plain\r\n\r\n" + std::string(2, '\0') + "mid" +
+                               std::string(1, '\0'));
+  EXPECT_EQ(many.body_text.rfind("\xEF\xBF\xBD\xEF\xBF\xBDmid\xEF\xBF\xBD", 0), 0u) << many.body_text;
+}
