@@ -303,6 +303,37 @@ TEST_F(WebUiTest, ClaimAnswerFromTheCasePage) {
   EXPECT_NE(again.body.find("class=\"flash err\""), std::string::npos);
 }
 
+// Issue 12 item 2: a reply that failed for good shows as a badge in the queue and the case view,
+// the queue filters by it, and the case view's button sends it again.
+class AdversarialWebUi : public WebUiTest {};
+TEST_F(AdversarialWebUi, FailedReplyIsShownAndRetried) {
+  auto ref = new_case("Can we bill 64635?");
+  auto other = new_case("Can we bill 64636?");
+  auto item = store_->get_case(ref)->outbox.at(0).id;
+  store_->mark_outbox_attempt_failed(item, kNow + 1, "550 5.1.1 mailbox unavailable", true, kNow + 60);
+  auto cookie = login();
+  auto queue = get("/queue", cookie);
+  EXPECT_NE(queue.body.find("badge reply-failed"), std::string::npos);
+  auto filtered = get("/queue?reply_failed=1", cookie);
+  EXPECT_NE(filtered.body.find(ref), std::string::npos);
+  EXPECT_EQ(filtered.body.find(other), std::string::npos);
+  auto page = get("/case/" + ref, cookie);
+  EXPECT_NE(page.body.find("id=\"reply-failed\""), std::string::npos);
+  EXPECT_NE(page.body.find("action=\"/case/" + ref + "/retry\""), std::string::npos);
+  // Another case's item is not retried through this case.
+  auto other_item = store_->get_case(other)->outbox.at(0).id;
+  store_->mark_outbox_attempt_failed(other_item, kNow + 1, "550", true, kNow + 60);
+  EXPECT_EQ(post("/case/" + ref + "/retry", "csrf=" + csrf_ + "&outbox=" + std::to_string(other_item), cookie).status,
+            404);
+  EXPECT_EQ(post("/case/" + ref + "/retry", "csrf=" + csrf_ + "&outbox=" + std::to_string(item), cookie).status, 303);
+  EXPECT_FALSE(store_->get_case(ref)->summary.reply_failed);
+  EXPECT_EQ(store_->get_case(ref)->outbox.at(0).state, queue::OutboxState::pending);
+  page = get("/case/" + ref, cookie);
+  EXPECT_EQ(page.body.find("id=\"reply-failed\""), std::string::npos);
+  // Retrying it again is refused (it is pending now), shown on the case page.
+  EXPECT_EQ(post("/case/" + ref + "/retry", "csrf=" + csrf_ + "&outbox=" + std::to_string(item), cookie).status, 409);
+}
+
 TEST_F(WebUiTest, AnotherConsultantCannotAnswerAClaimedCase) {
   auto ref = new_case("Can we bill 64635?");
   auto ann = login("ann", "ann-secret");
