@@ -53,6 +53,17 @@ std::string one_line(std::string_view s) {
   return out;
 }
 
+// A word that cannot fit on a folded line (fold_header breaks only at spaces) must be encoded.
+bool has_unfoldable_word(std::string_view text) {
+  constexpr std::size_t kMaxPlainWord = 60;  // "Header-Name: " + the word within 78 characters
+  std::size_t run = 0;
+  for (char c : text) {
+    run = c == ' ' ? 0 : run + 1;
+    if (run > kMaxPlainWord) return true;
+  }
+  return false;
+}
+
 // Length of the UTF-8 sequence starting with lead byte c (1 for invalid leads).
 std::size_t utf8_len(unsigned char c) {
   if (c >= 0xf0 && c < 0xf8) return 4;
@@ -77,7 +88,8 @@ std::string format_address(const Address& a) {
   if (!is_plain_addr_spec(a.addr)) throw ComposeError("not a plain address");
   std::string name = one_line(a.name);
   if (name.empty()) return a.addr;
-  std::string phrase = is_ascii_printable(name) ? quote_phrase(name) : encode_header_text(name);
+  std::string phrase =
+      is_ascii_printable(name) && !has_unfoldable_word(name) ? quote_phrase(name) : encode_header_text(name);
   return phrase + " <" + a.addr + ">";
 }
 
@@ -245,7 +257,10 @@ std::string format_rfc5322_date(std::int64_t epoch) {
 
 std::string encode_header_text(std::string_view utf8) {
   std::string text = one_line(utf8);
-  if (is_ascii_printable(text)) return text;
+  // Plain ASCII stays readable unless a word is too long to fold: then the whole text becomes
+  // encoded-words (each at most 60 characters, split on character boundaries), so no header
+  // line is ever longer than 78 characters (RFC 5322 2.1.1, RFC 2047 2).
+  if (is_ascii_printable(text) && !has_unfoldable_word(text)) return text;
   // Each encoded word carries at most 36 bytes (48 base64 chars; word = 60 chars), so that
   // "Header-Name: " + one word stays within 78 chars for names up to 16 chars (fold_header cannot
   // break a word), split only between whole UTF-8 sequences so every word decodes on its own
@@ -278,11 +293,20 @@ std::string compose_message(const Outgoing& mail) {
   out += "Date: " + format_rfc5322_date(mail.date_epoch) + "\r\n";
   if (!is_valid_msg_id(mail.message_id)) throw ComposeError("invalid Message-ID");
   out += "Message-ID: " + mail.message_id + "\r\n";
-  if (mail.in_reply_to && is_valid_msg_id(*mail.in_reply_to))
+  if (mail.in_reply_to && is_valid_msg_id(*mail.in_reply_to) && mail.in_reply_to->size() <= 900)
     out += "In-Reply-To: " + *mail.in_reply_to + "\r\n";
+  // References is trimmed as FreeScout does: the thread's first id and the latest ones, so that a
+  // long thread (or a hostile one with hundreds of ids) keeps a bounded header; ids too long for a
+  // folded line are left out.
+  constexpr std::size_t kKeepLastReferences = 40;
+  constexpr std::size_t kMaxReferenceLength = 250;
+  std::vector<std::string_view> kept;
+  for (const auto& r : mail.references)
+    if (is_valid_msg_id(r) && r.size() <= kMaxReferenceLength) kept.push_back(r);
+  if (kept.size() > kKeepLastReferences + 1)
+    kept.erase(kept.begin() + 1, kept.end() - static_cast<std::ptrdiff_t>(kKeepLastReferences));
   std::string refs;
-  for (const auto& r : mail.references) {
-    if (!is_valid_msg_id(r)) continue;
+  for (auto r : kept) {
     if (!refs.empty()) refs += ' ';
     refs += r;
   }

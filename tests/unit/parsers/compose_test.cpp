@@ -472,3 +472,33 @@ TEST(Compose, EncodeHeaderText) {
   EXPECT_EQ(enc.rfind("=?UTF-8?B?", 0), 0u) << enc;
   for (unsigned char c : enc) EXPECT_LT(c, 0x80);
 }
+
+// Issue 12 item 1: a 10,000-character subject without a space, a 2,000-character display name and
+// 500 References still make a message whose header lines all fit in 78 characters, and that parses
+// back to what was meant (the reference id of the thread's start and its latest ids kept).
+TEST(AdversarialCompose, HugeSubjectNameAndReferencesFoldAndRoundTrip) {
+  Outgoing o = basic();
+  o.subject = std::string(10000, 'A') + " 99215 [CD-000001]";
+  o.to.name = std::string(2000, 'N');
+  for (int i = 0; i < 500; ++i) o.references.push_back("<r" + std::to_string(i) + "@clinic.example>");
+  o.in_reply_to = o.references.back();
+  std::string raw = compose_message(o);
+  expect_lines_within(raw, 78);
+  Message m = parse_message(raw);
+  EXPECT_EQ(m.subject, o.subject);
+  ASSERT_EQ(m.to.size(), 1u);
+  EXPECT_EQ(m.to[0].addr, "anna.meier@clinic.example");
+  EXPECT_EQ(m.to[0].name, o.to.name);
+  ASSERT_EQ(m.references.size(), 41u);
+  EXPECT_EQ(m.references.front(), "<r0@clinic.example>");
+  EXPECT_EQ(m.references.back(), "<r499@clinic.example>");
+  EXPECT_EQ(m.references[1], "<r460@clinic.example>");
+  EXPECT_EQ(m.in_reply_to, "<r499@clinic.example>");
+}
+
+TEST(AdversarialCompose, ShortAsciiSubjectStaysPlain) {
+  Outgoing o = basic();
+  o.subject = "Facet injection 64635-50 [CD-000001]";
+  std::string raw = compose_message(o);
+  EXPECT_NE(raw.find("Subject: Facet injection 64635-50 [CD-000001]\r\n"), std::string::npos);
+}
