@@ -66,9 +66,11 @@ std::optional<std::pair<queue::OutboxItem, std::string>> bounced_reply(const que
 
 }  // namespace
 
-queue::IncomingMail prepare_incoming(std::string raw, std::optional<queue::MailSource> source,
-                                     const IntakeOptions& options) {
-  queue::IncomingMail mail;
+namespace {
+
+// prepare_incoming on mail.raw, which holds the only copy of the bytes.
+void fill_incoming(queue::IncomingMail& mail, std::optional<queue::MailSource> source, const IntakeOptions& options) {
+  const std::string& raw = mail.raw;
   mail.message = parsers::parse_message(raw);
   mail.codes = parsers::extract_codes(mail.message);
   // Kinds only: the matched text never leaves detect_phi, and the kinds are not logged here.
@@ -80,11 +82,32 @@ queue::IncomingMail prepare_incoming(std::string raw, std::optional<queue::MailS
       mail.suggestions.push_back(
           queue::Suggestion{std::move(s.code), std::string(parsers::to_string(s.system)), std::move(s.description), s.score});
   }
-  mail.raw = std::move(raw);
   mail.source = std::move(source);
   mail.suppress_ack_reason = ack_suppression_reason(mail.message, options.own_addresses);
   // Automated mail (auto-reply, list, report, our own): a follow-up of it only becomes a note.
   mail.automated = mail.suppress_ack_reason.has_value();
+}
+
+}  // namespace
+
+queue::IncomingMail prepare_incoming(std::string raw, std::optional<queue::MailSource> source,
+                                     const IntakeOptions& options) {
+  queue::IncomingMail mail;
+  mail.raw = std::move(raw);
+  fill_incoming(mail, std::move(source), options);
+  return mail;
+}
+
+queue::IncomingMail take_incoming(std::string& raw, std::optional<queue::MailSource> source,
+                                  const IntakeOptions& options) {
+  queue::IncomingMail mail;
+  mail.raw = std::move(raw);
+  try {
+    fill_incoming(mail, std::move(source), options);
+  } catch (...) {
+    raw = std::move(mail.raw);
+    throw;
+  }
   return mail;
 }
 
@@ -239,7 +262,7 @@ IntakeStats run_intake_pass(ImapClient& imap, queue::Store& store, const IntakeO
       std::optional<queue::IncomingMail> mail;
       std::string failure;
       try {
-        mail = prepare_incoming(raw, source, options);
+        mail = take_incoming(raw, source, options);  // no copy of the bytes; `raw` is empty now
       } catch (const std::exception& e) {
         failure = std::string("parse failed: ") + e.what();
       }

@@ -60,6 +60,11 @@ std::optional<std::string> ack_suppression_reason(const parsers::Message& messag
 queue::IncomingMail prepare_incoming(std::string raw, std::optional<queue::MailSource> source,
                                      const IntakeOptions& options);
 
+// The same without a copy of the bytes (the intake pass): takes them from `raw`, and gives them
+// back when it throws, so the mail can still be quarantined.
+queue::IncomingMail take_incoming(std::string& raw, std::optional<queue::MailSource> source,
+                                  const IntakeOptions& options);
+
 // @throw MailError (unreachable/cancelled) when the server cannot be used; per-message problems
 //        are handled inside (quarantine, retry next pass). @throw queue::StoreError if the store fails.
 IntakeStats run_intake_pass(ImapClient& imap, queue::Store& store, const IntakeOptions& options);

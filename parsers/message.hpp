@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,6 +54,17 @@ struct Message {
 // Parses raw RFC 5322 bytes. Never throws on bad mail: problems become warnings and best-effort
 // values. Throws only std::bad_alloc.
 Message parse_message(std::string_view raw);
+
+// Calls sink(index, attachment, bytes) for each attachment of parse_message(raw).attachments, in
+// that order (same indexes), with its decoded bytes (a message/rfc822 part: the nested mail's
+// bytes). `attachment` has filename, content type and size but no text. Only one attachment's
+// bytes are held at a time, so a large mail costs about its largest attachment. Returns how many
+// attachments there were. Never throws on bad mail (a broken tree yields what was found before
+// it); exceptions of the sink propagate (throw AttachmentSinkStop to stop early), as does
+// std::bad_alloc.
+struct AttachmentSinkStop {};
+using AttachmentSink = std::function<void(std::size_t index, const Attachment& attachment, std::string_view bytes)>;
+std::size_t for_each_attachment(std::string_view raw, const AttachmentSink& sink);
 
 // Attachment `index` of parse_message(raw).attachments (same order) with its decoded bytes (a
 // message/rfc822 part: the nested mail's bytes); nullopt when there is no such attachment. For

@@ -14,6 +14,7 @@
 #include <array>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <new>
@@ -768,9 +769,11 @@ std::optional<std::string> nested_message_text(const Part& p, int nest, Warnings
   return std::move(inner.body_text);
 }
 
-// With `data`, each attachment's decoded bytes (a message/* part: its own bytes) go there too.
+// With `data`, each attachment's decoded bytes (a message/* part: its own bytes) are handed to it
+// as it is found (then `out` gets the attachment without its text: the caller wants the bytes).
+using DataSink = std::function<void(const Attachment&, std::string&&)>;
 void walk_attachments(const Tree& tree, std::optional<std::size_t> body, int nest,
-                      std::vector<Attachment>& out, Warnings& warn, std::vector<std::string>* data = nullptr) {
+                      std::vector<Attachment>& out, Warnings& warn, const DataSink* data = nullptr) {
   for (std::size_t idx : leaves(tree)) {
     const Part& p = tree.parts[idx];
     if (body && *body == idx) continue;
@@ -779,9 +782,13 @@ void walk_attachments(const Tree& tree, std::optional<std::size_t> body, int nes
       Attachment a;
       a.filename = fn;
       a.content_type = p.content_type;
+      if (data) {
+        (*data)(a, decode_transfer(p, &warn));
+        out.push_back(std::move(a));
+        continue;
+      }
       a.text = nested_message_text(p, nest, warn);
       out.push_back(std::move(a));
-      if (data) data->push_back(decode_transfer(p, &warn));
       continue;
     }
     bool is_attachment = (p.disposition && *p.disposition == "attachment") || fn.has_value() ||
@@ -795,8 +802,13 @@ void walk_attachments(const Tree& tree, std::optional<std::size_t> body, int nes
       warn.add("TNEF (winmail.dat) attachment: contents not decoded");
     }
     std::string decoded = decode_transfer(p, &warn);
+    if (p.maintype() != "message") a.size = decoded.size();
+    if (data) {
+      (*data)(a, std::move(decoded));
+      out.push_back(std::move(a));
+      continue;
+    }
     if (p.maintype() != "message") {
-      a.size = decoded.size();
       if (p.maintype() == "text") {
         std::string charset = find_param(p.ct, "charset").value_or("us-ascii");
         a.text = to_utf8(decoded, charset);
@@ -808,7 +820,6 @@ void walk_attachments(const Tree& tree, std::optional<std::size_t> body, int nes
       }
     }
     out.push_back(std::move(a));
-    if (data) data->push_back(std::move(decoded));
   }
 }
 
@@ -976,28 +987,56 @@ std::string_view to_string(BodySource s) {
   return "none";
 }
 
-std::optional<std::pair<Attachment, std::string>> attachment_data(std::string_view raw, std::size_t index) {
+std::size_t for_each_attachment(std::string_view raw, const AttachmentSink& sink) {
+  std::size_t n = 0;
+  std::exception_ptr sink_error;  // the sink's own failure, kept apart from the parser's
+  auto call = [&](const Attachment& a, std::string_view bytes) {
+    try {
+      sink(n++, a, bytes);
+    } catch (...) {
+      sink_error = std::current_exception();
+      throw AttachmentSinkStop{};
+    }
+  };
   try {
     // The same walk as parse_impl, so indexes match Message::attachments: uuencoded blocks of a
-    // text body first, then the MIME leaves in tree order.
+    // text body first, then the MIME leaves in tree order. Only one attachment's bytes are held
+    // at a time (uuencoded blocks of the body excepted: they are small).
     std::vector<std::string> ignored;
     Warnings warn(ignored);
     Tree tree = build_tree(strip_preamble(raw, warn), warn);
     auto [body, source] = choose_body(tree);
     std::vector<Attachment> found;
-    std::vector<std::string> data;
     if (body && (source == BodySource::text_plain || source == BodySource::text_other)) {
+      std::vector<std::string> data;
       std::string body_text = part_text(tree.parts[*body], warn);
       extract_uuencode(body_text, found, warn, &data);
+      for (std::size_t i = 0; i < found.size() && i < data.size(); ++i) call(found[i], data[i]);
     }
-    walk_attachments(tree, body, 0, found, warn, &data);
-    if (index >= found.size() || found.size() != data.size()) return std::nullopt;
-    return std::make_pair(std::move(found[index]), std::move(data[index]));
+    found.clear();
+    DataSink each = [&](const Attachment& a, std::string&& bytes) { call(a, bytes); };
+    walk_attachments(tree, body, 0, found, warn, &each);
+  } catch (const AttachmentSinkStop&) {
   } catch (const std::bad_alloc&) {
     throw;
   } catch (...) {
-    return std::nullopt;
+    // Bad mail: what was found before the failure stands.
   }
+  if (sink_error) std::rethrow_exception(sink_error);
+  return n;
+}
+
+std::optional<std::pair<Attachment, std::string>> attachment_data(std::string_view raw, std::size_t index) {
+  std::optional<std::pair<Attachment, std::string>> out;
+  try {
+    for_each_attachment(raw, [&](std::size_t i, const Attachment& a, std::string_view bytes) {
+      if (i != index) return;
+      out.emplace(a, std::string(bytes));
+      throw AttachmentSinkStop{};
+    });
+  } catch (const AttachmentSinkStop&) {
+  }
+  return out;
 }
 
 Message parse_message(std::string_view raw) {

@@ -199,6 +199,38 @@ Store::PurgeReport Store::purge(const RetentionPolicy& policy, std::int64_t now,
       while (q.executeStep())
         per_case.emplace_back(q.getColumn(0).getInt64(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64());
     }
+    if (has_table(db, "message_content")) {
+      // The stored content of incoming mail goes with its raw bytes: the text, the attachments
+      // and their bytes (also the text an older release kept after purging the raw bytes).
+      db.exec("CREATE TEMP TABLE IF NOT EXISTS purge_message_ids(id INTEGER PRIMARY KEY, case_id INTEGER)");
+      db.exec("DELETE FROM temp.purge_message_ids");
+      SQLite::Statement q(db,
+                          "INSERT INTO temp.purge_message_ids(id, case_id) SELECT m.id, m.case_id FROM messages m "
+                          "WHERE m.received_at < ? AND m.direction = 'in' AND (length(m.raw) > 0 OR m.body_text <> '' "
+                          "OR NOT EXISTS (SELECT 1 FROM message_content mc WHERE mc.message_id = m.id "
+                          "AND mc.state = 'purged'))");
+      q.bind(1, cutoff);
+      q.exec();
+      SQLite::Statement b(db, "SELECT count(*), coalesce(sum(a.data_size), 0) FROM temp.purge_message_ids p "
+                              "LEFT JOIN attachments a ON a.message_id = p.id");
+      b.executeStep();
+      report.content_bytes = b.getColumn(1).getInt64();
+      report.content_messages = db.execAndGet("SELECT count(*) FROM temp.purge_message_ids").getInt64();
+      db.exec("DELETE FROM attachment_chunks WHERE attachment_id IN (SELECT a.id FROM attachments a "
+              "JOIN temp.purge_message_ids p ON p.id = a.message_id)");
+      db.exec("DELETE FROM attachments WHERE message_id IN (SELECT id FROM temp.purge_message_ids)");
+      SQLite::Statement c(db, "INSERT INTO message_content(message_id, state, at) SELECT id, 'purged', ? "
+                              "FROM temp.purge_message_ids WHERE true "
+                              "ON CONFLICT(message_id) DO UPDATE SET state = 'purged', at = excluded.at");
+      c.bind(1, now);
+      c.exec();
+      db.exec("UPDATE messages SET raw = X'', body_text = '' WHERE id IN (SELECT id FROM temp.purge_message_ids)");
+      if (has_table(db, "cases_fts"))
+        db.exec("UPDATE cases_fts SET body = coalesce((SELECT group_concat(m.body_text, char(10)) FROM messages m "
+                "WHERE m.case_id = cases_fts.rowid AND m.direction = 'in' AND m.body_text <> ''), '') "
+                "WHERE rowid IN (SELECT case_id FROM temp.purge_message_ids)");
+      db.exec("DELETE FROM temp.purge_message_ids");
+    }
     {
       SQLite::Statement q(db, "UPDATE messages SET raw = X'' WHERE received_at < ? AND length(raw) > 0");
       q.bind(1, cutoff);
@@ -209,7 +241,8 @@ Store::PurgeReport Store::purge(const RetentionPolicy& policy, std::int64_t now,
       report.raw_bytes += bytes;
       ++report.raw_cases;
       impl_->add_event(case_id, now, "retention", "raw_mail_purged", std::nullopt, std::nullopt,
-                       std::to_string(n) + " message(s), " + std::to_string(bytes) + " bytes of raw mail removed (" +
+                       std::to_string(n) + " message(s), " + std::to_string(bytes) +
+                           " bytes of raw mail removed, with their stored text and attachments (" +
                            policy.raw_mail_rule + ")");
     }
     {

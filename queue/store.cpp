@@ -303,6 +303,37 @@ CREATE TRIGGER due_hours_update_new AFTER UPDATE OF status, due_at ON cases
     ON CONFLICT(status, hour) DO UPDATE SET n = n + 1;
 END;
 )sql",
+      // What the case view needs, stored at intake so that a view reads neither the raw mail nor
+      // the attachments' bytes: each incoming message's attachments (name, type, size, extracted
+      // text) and their decoded bytes in chunks of Store::kAttachmentChunk, which a download
+      // streams one at a time. message_content: 'stored' (at intake, or on the first view of a
+      // message an older release stored: no row yet) or 'purged' (retention removed the raw
+      // bytes, and with them the text and the attachments). A table of its own, so that neither
+      // writes rewrite a message row with its raw bytes.
+      R"sql(
+CREATE TABLE message_content(
+  message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+  state TEXT NOT NULL CHECK(state IN ('stored','purged')),
+  at INTEGER);
+INSERT INTO message_content(message_id, state, at)
+  SELECT id, 'purged', NULL FROM messages WHERE direction = 'in' AND length(raw) = 0;
+CREATE TABLE attachments(
+  id INTEGER PRIMARY KEY,
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  idx INTEGER NOT NULL,
+  filename TEXT,
+  content_type TEXT NOT NULL,
+  size INTEGER,
+  text TEXT,
+  data_size INTEGER NOT NULL DEFAULT 0,
+  UNIQUE(message_id, idx));
+CREATE TABLE attachment_chunks(
+  id INTEGER PRIMARY KEY,
+  attachment_id INTEGER NOT NULL REFERENCES attachments(id),
+  seq INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  UNIQUE(attachment_id, seq));
+)sql",
   };
   return all;
 }
@@ -458,7 +489,8 @@ std::int64_t Store::Impl::insert_message(std::int64_t case_id, const IncomingMai
   bind_opt(q, 10, m.in_reply_to);
   q.bind(11, json(m.references).dump());
   q.bind(12, now);
-  bind_blob(q, 13, mail.raw);
+  // Not copied: SQLite builds the row from the caller's bytes (a copy would be the mail's size again).
+  q.bindNoCopy(13, static_cast<const void*>(mail.raw.empty() ? "" : mail.raw.data()), static_cast<int>(mail.raw.size()));
   q.bind(14, sha);
   q.bind(15, std::string(parsers::to_string(m.body_source)));
   q.bind(16, body_text);
@@ -473,7 +505,9 @@ std::int64_t Store::Impl::insert_message(std::int64_t case_id, const IncomingMai
     q.bind(20);
   }
   q.exec();
-  return db.getLastInsertRowid();
+  const std::int64_t row = db.getLastInsertRowid();
+  store_content(row, mail.raw, m.attachments, now);
+  return row;
 }
 
 void Store::Impl::queue_reply(std::int64_t case_id, std::string_view kind, const std::string& to_addr,

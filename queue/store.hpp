@@ -465,9 +465,45 @@ class Store {
   // Returns the number of digests queued.
   int queue_digests(std::int64_t now, std::int64_t every);
 
-  // The stored raw bytes of one of a case's messages (for attachment downloads); nullopt when the
-  // message does not belong to that case or its raw mail was purged.
+  // The stored raw bytes of one of a case's messages (to download the original message); nullopt
+  // when the message does not belong to that case or its raw mail was purged.
   std::optional<std::string> message_raw(std::string_view ref, std::int64_t message_id) const;
+
+  // --- stored message content (queue/content.cpp) ---
+  // What the case view shows of an incoming message besides its text: its attachments, stored at
+  // intake with their decoded bytes (in chunks), so that a view never parses the raw mail.
+  static constexpr std::size_t kAttachmentChunk = 256 * 1024;
+  struct StoredAttachment {
+    std::int64_t id = 0;
+    std::size_t index = 0;                  // position in parse_message(raw).attachments
+    std::optional<std::string> filename;
+    std::string content_type;
+    std::optional<std::int64_t> size;       // decoded bytes; nullopt for message/* parts
+    std::optional<std::string> text;        // extracted text (text/*, PDF, message/rfc822 body)
+    std::int64_t data_size = 0;             // bytes stored for download
+  };
+  struct MessageContent {
+    // Retention ([retention] raw_mail) removed the raw mail and with it the text and the
+    // attachments; purged_at is when (nullopt: purged by a release that did not record it).
+    bool purged = false;
+    std::optional<std::int64_t> purged_at;
+    bool backfilled = false;  // stored just now from the raw mail (a message of an older release)
+    std::vector<StoredAttachment> attachments;
+  };
+  // The stored content of message `message_id` of case `ref`; nullopt when the message does not
+  // belong to that case. An incoming message stored by an older release has no stored content
+  // yet: it is stored now from its raw mail, in one transaction (once; later calls only read).
+  // @throw StoreError
+  std::optional<MessageContent> message_content(std::string_view ref, std::int64_t message_id, std::int64_t now);
+  // Attachment `index` of a case's incoming message, without its text; nullopt when there is no
+  // such attachment or its bytes are gone. Content made by an older release is stored first.
+  std::optional<StoredAttachment> find_attachment(std::string_view ref, std::int64_t message_id, std::size_t index,
+                                                  std::int64_t now);
+  // Bytes [seq * kAttachmentChunk, (seq + 1) * kAttachmentChunk) of a stored attachment (the last
+  // chunk may be shorter); nullopt when it is gone (purged since). Each call is its own short
+  // read, so a download holds no transaction open between chunks.
+  std::optional<std::string> attachment_chunk(std::int64_t attachment_id, std::int64_t seq) const;
+  // --- end stored message content ---
 
   // Users.
   void add_user(const User& user, std::string_view password_hash, std::int64_t now);  // @throw StoreError if taken
@@ -522,10 +558,13 @@ class Store {
     std::int64_t quarantine_raw = 0;  // quarantined mails whose raw bytes went
     std::int64_t outbox_raw = 0;      // sent or failed replies whose composed bytes went
     std::int64_t raw_bytes = 0;       // bytes removed from all three
+    std::int64_t content_messages = 0;  // incoming messages whose stored text and attachments went
+    std::int64_t content_bytes = 0;     // stored attachment bytes removed with them
     std::vector<std::string> closed_cases;  // refs of the closed cases removed with all their rows
   };
-  // Applies a retention policy in one transaction: raw bytes are emptied (parsed text, codes and
-  // events stay; pending replies are never touched), closed cases are deleted with every row that
+  // Applies a retention policy in one transaction: raw bytes are emptied, and with those of
+  // incoming mail its stored text (also in the search index) and attachments (the case, its
+  // subject, codes, notes and events stay; pending replies are never touched), closed cases are deleted with every row that
   // refers to them and their full-text entry — except the newest case of the store, kept until a
   // newer one exists so that its number (the row id) is never handed out again. Each case that
   // lost raw bytes gets a `raw_mail_purged` event; each removed case

@@ -389,6 +389,10 @@ struct Store::Impl {
                     bool skip_known);
   std::int64_t insert_message(std::int64_t case_id, const IncomingMail& mail, const std::string& sha,
                               const std::string& body_text, const std::vector<std::string>& warnings, std::int64_t now);
+  // Stores the attachments of an incoming message (metadata from `attachments`, the bytes by a
+  // second walk over `raw`, one attachment at a time) and marks its content stored (content.cpp).
+  void store_content(std::int64_t message_row, std::string_view raw, const std::vector<parsers::Attachment>& attachments,
+                     std::int64_t now);
   void queue_reply(std::int64_t case_id, std::string_view kind, const std::string& to_addr, std::int64_t now,
                    const std::optional<std::string>& body_text = std::nullopt,
                    const std::optional<std::string>& author = std::nullopt,

@@ -1,5 +1,6 @@
 // Store maintenance: backup, purge (retention) and the ops snapshot.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,10 +93,12 @@ TEST(StoreMaintenance, PurgeEmptiesRawMailOfOldMessagesOnly) {
   EXPECT_TRUE(report.closed_cases.empty());
   EXPECT_EQ(raw_size(store, old_ref), 0);
   EXPECT_GT(raw_size(store, new_ref), 0);
-  // The case keeps its text, codes and gets an audit event naming the rule.
+  // The case keeps its subject and codes and gets an audit event naming the rule; the stored text
+  // goes with the raw bytes (issue 12 item 10).
   auto d = store.get_case(old_ref);
   ASSERT_TRUE(d);
-  EXPECT_NE(d->messages[0].body_text.find("99213-25"), std::string::npos);
+  EXPECT_EQ(d->messages[0].body_text, "");
+  EXPECT_FALSE(d->summary.subject.empty());
   EXPECT_FALSE(d->summary.codes.empty());
   bool audited = false;
   for (const auto& e : d->events)
@@ -202,4 +205,150 @@ TEST(StoreMaintenance, BackupIsAConsistentSelfContainedPrivateCopy) {
   }
   Store copy(at(dir.path() / "copy.db"));
   EXPECT_EQ(copy.count_cases(), 5);
+}
+
+// ---- issue 12 item 10: what the case view needs is stored at intake --------------------------
+
+namespace {
+
+// A mail with a text body, a base64 attachment of `bytes` bytes (more than one stored chunk
+// when large) and a small text/csv attachment.
+IncomingMail mail_with_attachments(int n, std::size_t bytes) {
+  static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string b64;
+  for (std::size_t i = 0; i < bytes / 3; ++i) {
+    b64 += abc[(i * 7) % 64];
+    b64 += abc[(i * 13) % 64];
+    b64 += abc[(i * 17) % 64];
+    b64 += abc[(i * 19) % 64];
+    if ((i + 1) % 19 == 0) b64 += "\r\n";
+  }
+  std::string raw = "From: Coder <coder" + std::to_string(n) + "@clinic.example>\r\nTo: desk@desk.example\r\n"
+                    "Subject: Scans 99213-25\r\nDate: Thu, 26 Nov 2026 09:15:00 -0500\r\nMessage-ID: <att" +
+                    std::to_string(n) + "@clinic.example>\r\nMIME-Version: 1.0\r\n"
+                    "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n"
+                    "Content-Type: text/plain; charset=utf-8\r\n\r\nCan we bill 99213-25 with 20610?\r\n--b1\r\n"
+                    "Content-Type: application/pdf; name=\"scan.pdf\"\r\nContent-Transfer-Encoding: base64\r\n"
+                    "Content-Disposition: attachment; filename=\"scan.pdf\"\r\n\r\n" +
+                    b64 + "\r\n--b1\r\nContent-Type: text/csv; charset=utf-8\r\n"
+                    "Content-Disposition: attachment; filename=\"claims.csv\"\r\n\r\ncode,units\r\n20610,1\r\n--b1--\r\n";
+  IncomingMail m;
+  m.raw = raw;
+  m.message = parsers::parse_message(raw);
+  m.codes = parsers::extract_codes(m.message);
+  return m;
+}
+
+std::string download(const Store& store, const Store::StoredAttachment& a) {
+  std::string out;
+  for (std::int64_t seq = 0;; ++seq) {
+    auto chunk = store.attachment_chunk(a.id, seq);
+    if (!chunk) break;
+    out += *chunk;
+  }
+  return out;
+}
+
+std::int64_t first_message(const Store& store, const std::string& ref) { return store.get_case(ref)->messages.at(0).id; }
+
+}  // namespace
+
+TEST(AdversarialStoredContent, AttachmentsAreStoredAtIntakeWithTheirBytesInChunks) {
+  Store store(at(":memory:"));
+  auto in = mail_with_attachments(1, 700 * 1024);
+  const std::string ref = store.enqueue(in, kNow).case_ref;
+  const std::int64_t id = first_message(store, ref);
+  auto content = store.message_content(ref, id, kNow);
+  ASSERT_TRUE(content);
+  EXPECT_FALSE(content->purged);
+  EXPECT_FALSE(content->backfilled);  // stored at intake, not on this first view
+  ASSERT_EQ(content->attachments.size(), 2u);
+  EXPECT_EQ(content->attachments[0].filename, "scan.pdf");
+  EXPECT_EQ(content->attachments[1].content_type, "text/csv");
+  EXPECT_EQ(content->attachments[1].text, "code,units\r\n20610,1");
+  for (std::size_t i = 0; i < 2; ++i) {
+    auto a = store.find_attachment(ref, id, i, kNow);
+    ASSERT_TRUE(a);
+    const std::string bytes = download(store, *a);
+    EXPECT_EQ(bytes, parsers::attachment_data(in.raw, i)->second) << i;
+    EXPECT_EQ(static_cast<std::int64_t>(bytes.size()), a->data_size);
+  }
+  EXPECT_GT(content->attachments[0].data_size, static_cast<std::int64_t>(2 * Store::kAttachmentChunk));
+  EXPECT_FALSE(store.find_attachment(ref, id, 2, kNow));
+  EXPECT_FALSE(store.find_attachment("CD-999999", id, 0, kNow));  // not a message of that case
+  EXPECT_FALSE(store.message_content("CD-999999", id, kNow));
+}
+
+TEST(AdversarialStoredContent, RetentionPurgesTheStoredTextAndAttachmentsWithTheRawBytes) {
+  Store store(at(":memory:"));
+  const std::string old_ref = store.enqueue(mail_with_attachments(1, 300 * 1024), kNow - 40 * kDay).case_ref;
+  const std::string new_ref = store.enqueue(mail_with_attachments(2, 1000), kNow - 10 * kDay).case_ref;
+  const std::int64_t old_id = first_message(store, old_ref);
+  auto before = store.find_attachment(old_ref, old_id, 0, kNow);
+  ASSERT_TRUE(before);
+
+  auto report = store.purge(raw_before(kNow - 30 * kDay), kNow, false);
+  EXPECT_EQ(report.raw_messages, 1);
+  EXPECT_EQ(report.content_messages, 1);
+  EXPECT_GT(report.content_bytes, 300 * 1000);
+  auto content = store.message_content(old_ref, old_id, kNow);
+  ASSERT_TRUE(content);
+  EXPECT_TRUE(content->purged);
+  EXPECT_EQ(content->purged_at, kNow);
+  EXPECT_TRUE(content->attachments.empty());
+  EXPECT_FALSE(store.find_attachment(old_ref, old_id, 0, kNow));
+  EXPECT_FALSE(store.attachment_chunk(before->id, 0));
+  EXPECT_EQ(store.get_case(old_ref)->messages[0].body_text, "");
+  EXPECT_FALSE(store.message_raw(old_ref, old_id).value_or("x").size() > 0);
+  // The search index forgets the text too; the subject and codes stay searchable.
+  for (const auto& c : store.search_cases("bill", kNow)) EXPECT_NE(c.ref, old_ref);
+  // The newer case keeps everything.
+  auto kept = store.message_content(new_ref, first_message(store, new_ref), kNow);
+  ASSERT_TRUE(kept);
+  EXPECT_FALSE(kept->purged);
+  EXPECT_EQ(kept->attachments.size(), 2u);
+  // Idempotent.
+  EXPECT_EQ(store.purge(raw_before(kNow - 30 * kDay), kNow, false).content_messages, 0);
+}
+
+TEST(AdversarialStoredContent, AStoreOfThePreviousSchemaIsBackfilledOnFirstView) {
+  TempDir dir;
+  const fs::path path = dir.path() / "old.db";
+  auto in = mail_with_attachments(1, 400 * 1024);
+  std::string ref, purged_ref;
+  {
+    Store store(at(path));
+    ref = store.enqueue(in, kNow).case_ref;
+    purged_ref = store.enqueue(mail_with_attachments(2, 1000), kNow - 400 * kDay).case_ref;
+  }
+  {
+    // Back to the previous schema, as the release before this one left it: no stored content,
+    // and the older case's raw bytes purged by that release (its text kept).
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const std::string downgrade =
+        "DROP TABLE attachment_chunks; DROP TABLE attachments; DROP TABLE message_content;"
+        "UPDATE messages SET raw = X'' WHERE received_at < " + std::to_string(kNow - 300 * kDay) +
+        "; PRAGMA user_version = " + std::to_string(Store::latest_schema_version() - 1) + ";";
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, downgrade.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
+  Store store(at(path));
+  EXPECT_EQ(store.schema_version(), Store::latest_schema_version());
+  const std::int64_t id = first_message(store, ref);
+  auto first = store.message_content(ref, id, kNow);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->backfilled);
+  ASSERT_EQ(first->attachments.size(), 2u);
+  EXPECT_EQ(download(store, *store.find_attachment(ref, id, 0, kNow)), parsers::attachment_data(in.raw, 0)->second);
+  auto again = store.message_content(ref, id, kNow);
+  EXPECT_FALSE(again->backfilled);
+  EXPECT_EQ(again->attachments.size(), 2u);
+  // Purged by the older release: shown as purged (no attachments), its kept text still there.
+  auto old = store.message_content(purged_ref, first_message(store, purged_ref), kNow);
+  ASSERT_TRUE(old);
+  EXPECT_TRUE(old->purged);
+  EXPECT_FALSE(old->purged_at);
 }

@@ -472,6 +472,7 @@ TEST(ReviewMigration, CountsOfAnOlderStoreAreBuiltFromItsCases) {
         "DROP TABLE case_counts; DROP TABLE sync_marks; DROP INDEX cases_status_priority_due; DROP INDEX cases_status_created;"
         "DROP INDEX cases_status_updated; DROP INDEX cases_owner_status_due; DROP INDEX cases_owner_status_created;"
         "DROP INDEX cases_owner_status_updated; CREATE INDEX cases_owner ON cases(owner, status);"
+        "DROP TABLE attachment_chunks; DROP TABLE attachments; DROP TABLE message_content;"
         "PRAGMA user_version = 5;";
     char* err = nullptr;
     EXPECT_EQ(sqlite3_exec(db, downgrade, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
