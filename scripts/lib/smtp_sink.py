@@ -60,12 +60,14 @@ class Sink:
             data = data.encode('utf-8', 'surrogateescape')
         with open(base + '.eml.tmp', 'wb') as f:
             f.write(data)
-        with open(base + '.json', 'w') as f:
+        with open(base + '.json.tmp', 'w') as f:
             meta = {'mail_from': envelope.mail_from, 'rcpt_tos': envelope.rcpt_tos, 'arrived_at': arrived_at}
             if session.authenticated:
                 meta['auth_user'] = session.auth_data
             json.dump(meta, f)
+        # Readers list *.json and then open the .eml beside it: both appear whole, the .eml first.
         os.rename(base + '.eml.tmp', base + '.eml')
+        os.rename(base + '.json.tmp', base + '.json')
         return '250 2.0.0 OK queued'
 
 
