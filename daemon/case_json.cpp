@@ -38,7 +38,7 @@ json case_summary_json(const queue::CaseSummary& c) {
       {"status", c.status},
       {"ack_state", std::string(queue::to_string(c.ack_state))},
       {"ack_reason", opt(c.ack_reason)},
-      {"submitter", {{"addr", c.submitter_addr}, {"name", c.submitter_name}}},
+      {"submitter", {{"addr", c.submitter_addr.empty() ? json(nullptr) : json(c.submitter_addr)}, {"name", c.submitter_name}}},
       {"subject", c.subject},
       {"created_at", iso_utc(c.created_at)},
       {"updated_at", iso_utc(c.updated_at)},

@@ -7,6 +7,7 @@
 #include <map>
 #include <chrono>
 
+#include "parsers/address.hpp"
 #include "parsers/code_validation.hpp"
 #include "parsers/codes.hpp"
 #include "parsers/message.hpp"
@@ -68,10 +69,18 @@ std::optional<std::pair<queue::OutboxItem, std::string>> bounced_reply(const que
 
 namespace {
 
+// A From or Reply-To whose address is not a mailbox we could send to (RFC 5321) names no address:
+// the case keeps the display name, its submitter address is null, and no reply is addressed by it.
+void drop_invalid_senders(parsers::Message& m) {
+  if (m.from_addr && !parsers::is_valid_mailbox(*m.from_addr)) m.from_addr.reset();
+  if (m.reply_to && !parsers::is_valid_mailbox(m.reply_to->addr)) m.reply_to.reset();
+}
+
 // prepare_incoming on mail.raw, which holds the only copy of the bytes.
 void fill_incoming(queue::IncomingMail& mail, std::optional<queue::MailSource> source, const IntakeOptions& options) {
   const std::string& raw = mail.raw;
   mail.message = parsers::parse_message(raw);
+  drop_invalid_senders(mail.message);
   mail.codes = parsers::extract_codes(mail.message);
   // Kinds only: the matched text never leaves detect_phi, and the kinds are not logged here.
   mail.phi = parsers::detect_phi(parsers::code_sources(mail.message));
@@ -131,8 +140,12 @@ std::optional<std::string> ack_suppression_reason(const parsers::Message& m,
     if (n == "x-autoreply" || n == "x-autorespond") return name + " present";
     if (n == "list-id") return "List-Id present (mailing list)";
   }
-  std::string to = m.reply_to ? m.reply_to->addr : m.from_addr.value_or("");
-  if (to.empty()) return "no sender address";
+  std::string to;
+  if (m.reply_to && parsers::is_valid_mailbox(m.reply_to->addr))
+    to = m.reply_to->addr;
+  else if (m.from_addr && parsers::is_valid_mailbox(*m.from_addr))
+    to = *m.from_addr;
+  if (to.empty()) return std::string(queue::kNoValidSender);
   std::string from = lower(m.from_addr.value_or(""));
   std::string local = from.substr(0, from.find('@'));
   if (local == "mailer-daemon" || local == "postmaster") return "sender is " + local;
@@ -236,7 +249,8 @@ IntakeStats run_intake_pass(ImapClient& imap, queue::Store& store, const IntakeO
                                  std::to_string(options.max_message_size);
       // The sender hears why (a too_large reply), under the same loop protection as acks.
       std::optional<queue::Store::QuarantineReply> reply;
-      const parsers::Message head = parsers::parse_message(header);
+      parsers::Message head = parsers::parse_message(header);
+      drop_invalid_senders(head);
       auto no_reply = ack_suppression_reason(head, options.own_addresses);
       const std::string to = head.reply_to ? head.reply_to->addr : head.from_addr.value_or("");
       if (!no_reply && options.auto_replies_per_sender > 0 &&

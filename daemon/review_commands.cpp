@@ -379,8 +379,11 @@ int cmd_queue_show(const ReviewContext& ctx, const std::string& ref, std::ostrea
   if (s.ack_reason) out << " (" << one_line(*s.ack_reason) << ")";
   out << "\n";
   out << "Subject:   " << one_line(s.subject) << "\n";
-  out << "Submitter: " << one_line(s.submitter_name) << (s.submitter_name.empty() ? "" : " ") << "<"
-      << one_line(s.submitter_addr) << ">\n";
+  out << "Submitter: " << one_line(s.submitter_name) << (s.submitter_name.empty() ? "" : " ");
+  if (s.submitter_addr.empty())
+    out << "(no valid address)\n";
+  else
+    out << "<" << one_line(s.submitter_addr) << ">\n";
   out << "Owner:     " << s.owner.value_or("-");
   if (s.lease_until) out << " (claim until " << iso_utc(*s.lease_until) << ")";
   out << "\n";

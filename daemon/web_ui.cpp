@@ -408,8 +408,9 @@ json case_row(const queue::CaseSummary& c) {
     codes.push_back({{"code", code_text(c.codes[i])}, {"status_class", code_status_class(c.codes[i].status)}});
   return {{"ref", c.ref},
           {"subject", c.subject.empty() ? std::string("(no subject)") : c.subject},
-          {"submitter", c.submitter_name.empty() ? c.submitter_addr : c.submitter_name},
-          {"submitter_addr", c.submitter_addr},
+          {"submitter", !c.submitter_name.empty() ? c.submitter_name
+                        : !c.submitter_addr.empty() ? c.submitter_addr : std::string("(no valid address)")},
+          {"submitter_addr", c.submitter_addr.empty() ? std::string("no valid address") : c.submitter_addr},
           {"status_class", status_class(c.status)},
           {"status_label", std::string(status_label(c.status))},
           {"priority", c.priority},
@@ -819,7 +820,7 @@ HttpResponse WebUi::Impl::case_page(const Session& s, queue::Store& store, const
            {"overdue", c.overdue},
            {"reply_failed", c.reply_failed},
            {"submitter_name", c.submitter_name},
-           {"submitter_addr", c.submitter_addr},
+           {"submitter_addr", c.submitter_addr.empty() ? std::string("no valid address") : c.submitter_addr},
            {"received", when(c.created_at)},
            {"due", when(c.due_at)},
            {"owner", opt(c.owner)},

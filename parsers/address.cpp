@@ -1,5 +1,6 @@
 #include "parsers/address.hpp"
 
+#include <cctype>
 #include <string>
 
 #include "parsers/charset.hpp"
@@ -248,6 +249,82 @@ std::vector<Address> parse_address_list(std::string_view value) {
     if (i < n && toks[i].special() != ',' && toks[i].special() != ';') ++i;
   }
   return out;
+}
+
+namespace {
+
+// RFC 5322 atext (RFC 5321 Atom), plus UTF-8 octets (RFC 6531).
+bool is_atext(unsigned char c) {
+  if (c >= 0x80) return true;
+  if (std::isalnum(c)) return true;
+  return std::string_view("!#$%&'*+-/=?^_`{|}~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+bool valid_dot_string(std::string_view s) {
+  if (s.empty() || s.front() == '.' || s.back() == '.') return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '.') {
+      if (s[i + 1] == '.') return false;
+    } else if (!is_atext(c)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Quoted-string = DQUOTE *(qtextSMTP / quoted-pairSMTP) DQUOTE, without the space RFC 5321
+// allows: a space in an address we send to is a header-injection and confusion risk, not a need.
+bool valid_quoted_string(std::string_view s) {
+  if (s.size() < 2 || s.front() != '"' || s.back() != '"') return false;
+  for (std::size_t i = 1; i + 1 < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c <= 0x20 || c == 0x7f) return false;
+    if (c == '\\') {
+      if (i + 2 >= s.size()) return false;
+      const auto q = static_cast<unsigned char>(s[++i]);
+      if (q <= 0x20 || q == 0x7f) return false;
+    } else if (c == '"') {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool valid_domain(std::string_view d) {
+  if (d.empty() || d.size() > 255) return false;
+  if (d.front() == '[') {  // address-literal: "[" 1*dcontent "]", dcontent = %d33-90 / %d94-126
+    if (d.size() < 3 || d.back() != ']') return false;
+    for (std::size_t i = 1; i + 1 < d.size(); ++i) {
+      const auto c = static_cast<unsigned char>(d[i]);
+      if (c < 33 || c > 126 || c == '[' || c == '\\' || c == ']') return false;
+    }
+    return true;
+  }
+  std::size_t start = 0;
+  while (start <= d.size()) {
+    std::size_t end = d.find('.', start);
+    if (end == std::string_view::npos) end = d.size();
+    const std::string_view label = d.substr(start, end - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (unsigned char c : label)
+      if (!(c >= 0x80 || std::isalnum(c) || c == '-')) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool is_valid_mailbox(std::string_view addr) {
+  if (addr.empty() || addr.size() > 254) return false;
+  const std::size_t at = addr.rfind('@');
+  if (at == std::string_view::npos || at == 0) return false;
+  const std::string_view local = addr.substr(0, at);
+  const std::string_view domain = addr.substr(at + 1);
+  if (local.size() > 64) return false;
+  const bool local_ok = local.front() == '"' ? valid_quoted_string(local) : valid_dot_string(local);
+  return local_ok && valid_domain(domain);
 }
 
 }  // namespace casedesk::parsers

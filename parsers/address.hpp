@@ -14,4 +14,11 @@ namespace casedesk::parsers {
 // strings kept verbatim). Junk that names no mailbox is skipped.
 std::vector<Address> parse_address_list(std::string_view value);
 
+// An address we may send to and count by: an RFC 5321 §4.1.2 Mailbox (Dot-string or
+// Quoted-string local part of at most 64 octets, "@", a domain of LDH labels or an address
+// literal), at most 254 octets, with no space, CR, LF, NUL or other control character anywhere.
+// UTF-8 (RFC 6531) is allowed in atoms and labels. parse_address_list keeps what the header said;
+// this decides whether that is an address at all.
+bool is_valid_mailbox(std::string_view addr);
+
 }  // namespace casedesk::parsers

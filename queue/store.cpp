@@ -9,6 +9,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "parsers/address.hpp"
 #include "parsers/case_ref.hpp"
 #include "parsers/json.hpp"
 #include "queue/sqlite_util.hpp"
@@ -334,6 +335,17 @@ CREATE TABLE attachment_chunks(
   data BLOB NOT NULL,
   UNIQUE(attachment_id, seq));
 )sql",
+      // A case whose From holds no valid address has a null submitter_addr. Dropping a NOT NULL
+      // constraint changes no stored record, so the table's definition is edited in place (the
+      // procedure of SQLite's ALTER TABLE documentation, section "Making Other Kinds Of Table
+      // Schema Changes"; the loop below bumps schema_version) instead of rebuilding `cases`
+      // under its triggers, indexes and foreign keys.
+      R"sql(
+PRAGMA writable_schema=ON;
+UPDATE sqlite_schema SET sql = replace(sql, 'submitter_addr TEXT NOT NULL,', 'submitter_addr TEXT,')
+  WHERE type = 'table' AND name = 'cases';
+PRAGMA writable_schema=OFF;
+)sql",
   };
   return all;
 }
@@ -385,6 +397,9 @@ Store::Store(StoreOptions options) {
       // Another process may have migrated while we waited for the write lock.
       if (db.execAndGet("PRAGMA user_version").getInt() > v) continue;
       db.exec(all[v]);
+      // A new schema cookie makes every connection (this one too) re-read the schema, which an
+      // in-place edit of sqlite_schema needs (DDL bumps it by itself).
+      db.exec("PRAGMA schema_version=" + std::to_string(db.execAndGet("PRAGMA schema_version").getInt64() + 1));
       db.exec("PRAGMA user_version=" + std::to_string(v + 1));
       tx.commit();
     }
@@ -650,7 +665,8 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
     result.warnings.push_back("Message-ID already used by a different mail (case " + ref + ")");
     warnings.push_back(result.warnings.back());
   }
-  const std::string reply_to_addr = m.reply_to ? m.reply_to->addr : m.from_addr.value_or("");
+  const std::string reply_to_addr =
+      m.reply_to && parsers::is_valid_mailbox(m.reply_to->addr) ? m.reply_to->addr : m.from_addr.value_or("");
 
   // A follow-up: the submitter's reply (or their auto-reply) to one of our mails about a case.
   if (auto thread = impl_->find_thread(mail)) {
@@ -737,8 +753,17 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
 
   // A new case. Unknown senders and submitters over their monthly quota still get a case (nothing
   // is lost), stored as rejected with a reply that says why.
-  const std::optional<std::string> refusal = impl_->submitter_refusal(m.from_addr.value_or(""), now);
-  const bool suppressed = mail.suppress_ack_reason.has_value();
+  // No valid address (RFC 5321): the submitter is null, and the unknown-sender and quota rules
+  // have nothing to count.
+  const std::optional<std::string> submitter =
+      m.from_addr && parsers::is_valid_mailbox(*m.from_addr) ? m.from_addr : std::optional<std::string>{};
+  const std::optional<std::string> refusal =
+      submitter ? impl_->submitter_refusal(*submitter, now) : std::optional<std::string>{};
+  // Nobody to answer: no ack (and no reply that could only fail), said on the case.
+  std::optional<std::string> ack_reason = mail.suppress_ack_reason;
+  if (!ack_reason && !submitter && !(m.reply_to && parsers::is_valid_mailbox(m.reply_to->addr)))
+    ack_reason = std::string(kNoValidSender);
+  const bool suppressed = ack_reason.has_value();
   const std::string status = refusal ? std::string(kStatusRejected) : std::string(kStatusNew);
   {
     auto q_cached = impl_->cached("INSERT INTO cases(status, ack_state, ack_reason, submitter_addr, submitter_name, subject, "
@@ -747,8 +772,8 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
     SQLite::Statement& q = *q_cached;
     q.bind(1, status);
     q.bind(2, std::string(to_string(suppressed ? AckState::suppressed : AckState::pending)));
-    bind_opt(q, 3, mail.suppress_ack_reason);
-    q.bind(4, m.from_addr.value_or(""));
+    bind_opt(q, 3, ack_reason);
+    bind_opt(q, 4, submitter);
     q.bind(5, m.from_name.value_or(""));
     q.bind(6, m.subject.value_or(""));
     q.bind(7, now);
@@ -797,8 +822,7 @@ EnqueueResult Store::enqueue(const IncomingMail& mail, std::int64_t now) try {
     impl_->add_event(result.case_id, now, "intake", "rejected", std::string(kStatusNew), std::string(kStatusRejected),
                      *refusal);
   if (suppressed) {
-    impl_->add_event(result.case_id, now, "intake", "ack_suppressed", std::nullopt, std::nullopt,
-                     *mail.suppress_ack_reason);
+    impl_->add_event(result.case_id, now, "intake", "ack_suppressed", std::nullopt, std::nullopt, *ack_reason);
   } else {
     // The recipient as far as it is known now (compose may still refuse it); counted by the
     // per-sender auto-reply cap.

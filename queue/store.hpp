@@ -35,6 +35,9 @@ inline constexpr std::string_view kStatusNew = "new";
 inline constexpr std::string_view kStatusInReview = "in_review";
 inline constexpr std::string_view kStatusAnswered = "answered";
 inline constexpr std::string_view kStatusWaiting = "waiting_on_submitter";
+// ack_reason of a case whose From and Reply-To hold no valid address (RFC 5321): it is created
+// as usual (state new) with a null submitter, gets no ack, and no sender rule counts it.
+inline constexpr std::string_view kNoValidSender = "no_valid_sender";
 inline constexpr std::string_view kStatusClosed = "closed";
 inline constexpr std::string_view kStatusRejected = "rejected";
 // All statuses, in workflow order.
@@ -112,7 +115,7 @@ struct CaseSummary {
   std::string status;
   AckState ack_state = AckState::pending;
   std::optional<std::string> ack_reason;
-  std::string submitter_addr;
+  std::string submitter_addr;  // empty: the From held no valid address (null in the store and the JSON)
   std::string submitter_name;
   std::string subject;
   std::int64_t created_at = 0;  // Unix seconds

@@ -417,7 +417,7 @@ struct Store::Impl {
     c.status = q.getColumn(2).getString();
     c.ack_state = ack_state_from_string(q.getColumn(3).getString()).value_or(AckState::pending);
     c.ack_reason = col_opt_str(q.getColumn(4));
-    c.submitter_addr = q.getColumn(5).getString();
+    c.submitter_addr = col_opt_str(q.getColumn(5)).value_or("");  // null: no valid address
     c.submitter_name = q.getColumn(6).getString();
     c.subject = q.getColumn(7).getString();
     c.created_at = q.getColumn(8).getInt64();

@@ -166,8 +166,10 @@ def sink_messages(recipient, ms_dir=None):
         if recipient.lower() not in [r.lower() for r in env['rcpt_tos']]:
             continue
         with open(os.path.join(sink, name[:-5] + '.eml'), 'rb') as f:
-            msg = email.message_from_bytes(f.read(), policy=email.policy.default)
+            raw = f.read()
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
         msg.envelope = env
+        msg.raw = raw  # the bytes as the sink received them
         out.append(msg)
     return out
 

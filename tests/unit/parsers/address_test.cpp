@@ -88,3 +88,28 @@ TEST(AdversarialAddress, EncodedDisplayNameNeverBecomesTheAddress) {
   EXPECT_EQ(two[0].name, "Dana Biller");
   EXPECT_EQ(two[0].addr, "dana@clinic.example");
 }
+
+// Issue 12 item 3: what parse_address_list found is an address only when RFC 5321 says so, with
+// no space or control character anywhere (an encoded CR LF in a name must never reach an RCPT).
+TEST(AdversarialAddress, ValidMailboxIsRfc5321WithoutControlsOrSpace) {
+  for (const char* ok : {"dana@clinic.example", "a.b+tag@sub.clinic.example", "x@localhost", "o'brien@x.example",
+                         "\"odd.\\\"q\"@x.example", "user@[192.0.2.1]", "jürgen@bücher.example", "a@b-c.d"}) {
+    EXPECT_TRUE(is_valid_mailbox(ok)) << ok;
+  }
+  for (const char* bad : {"", "plain", "@x.example", "a@", "a@@x.example", "a b@x.example", "a@x .example",
+                          "a\r\nBcc: evil@x.example@y.example", "a@x.example\r\nBcc: e@x", "\"john doe\"@x.example",
+                          ".a@x.example", "a.@x.example", "a..b@x.example", "a@-x.example", "a@x-.example",
+                          "a@x..example", "a@x.example.", "=?utf-8?q?victim@elsewhere.example?=", "a<b>@x.example",
+                          "a,b@x.example", "a@[1.2.3.4", "a@x_y.example"}) {
+    EXPECT_FALSE(is_valid_mailbox(bad)) << bad;
+  }
+  EXPECT_FALSE(is_valid_mailbox(std::string("a\0b@x.example", 13)));
+  EXPECT_FALSE(is_valid_mailbox(std::string(65, 'a') + "@x.example"));
+  EXPECT_TRUE(is_valid_mailbox(std::string(64, 'a') + "@x.example"));
+  EXPECT_FALSE(is_valid_mailbox("a@" + std::string(64, 'b') + ".example"));
+  // The structure is parsed first: the encoded "address" of the name stays in the name.
+  const auto boxes = parse_address_list("=?utf-8?q?victim@elsewhere.example?= <eve@evil.example>");
+  ASSERT_EQ(boxes.size(), 1u);
+  EXPECT_TRUE(is_valid_mailbox(boxes[0].addr)) << boxes[0].addr;
+  EXPECT_EQ(boxes[0].addr, "eve@evil.example");
+}

@@ -329,7 +329,8 @@ TEST(AdversarialStoredContent, AStoreOfThePreviousSchemaIsBackfilledOnFirstView)
     const std::string downgrade =
         "DROP TABLE attachment_chunks; DROP TABLE attachments; DROP TABLE message_content;"
         "UPDATE messages SET raw = X'' WHERE received_at < " + std::to_string(kNow - 300 * kDay) +
-        "; PRAGMA user_version = " + std::to_string(Store::latest_schema_version() - 1) + ";";
+        "; PRAGMA user_version = " + std::to_string(Store::latest_schema_version() - 2) +
+        ";";  // before the stored content (the last migration but one)
     char* err = nullptr;
     EXPECT_EQ(sqlite3_exec(db, downgrade.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
     sqlite3_free(err);

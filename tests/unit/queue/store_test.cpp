@@ -1,7 +1,9 @@
 #include "queue/store.hpp"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -730,4 +732,81 @@ TEST(CaseStore, CustomCasePrefix) {
   auto due = store.due_outbox(kNow);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].case_ref, "QA-000001");
+}
+
+// Issue 12 item 3: a From with no valid address is still a case (state new), with a null
+// submitter, no ack and ack_reason "no_valid_sender"; unknown-sender and quota rules skip it.
+TEST(AdversarialSender, FromWithoutValidAddressIsANewCaseWithNullSubmitterAndNoAck) {
+  const auto dir = std::filesystem::temp_directory_path() / ("cd-sender-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  StoreOptions o = memory();
+  o.path = dir / "casedesk.db";
+  o.submitters.reject_unknown = true;  // would reject any address: there is none to reject
+  {
+    Store store(o);
+    MailSpec spec;
+    spec.from = "=?utf-8?q?Dana_Smith=0D=0ABcc:_x@y.example?= <dana@@clinic.example>";
+    const auto r = store.enqueue(incoming(spec), kNow);
+    EXPECT_EQ(r.outcome, EnqueueResult::Outcome::created);
+    EXPECT_FALSE(r.rejected);
+    const CaseDetail d = must_get(store, r.case_ref);
+    EXPECT_EQ(d.summary.status, "new");
+    EXPECT_EQ(d.summary.submitter_addr, "");
+    EXPECT_EQ(d.summary.ack_state, AckState::suppressed);
+    EXPECT_EQ(d.summary.ack_reason, std::optional<std::string>("no_valid_sender"));
+    EXPECT_TRUE(store.due_outbox(kNow + 3600).empty());
+    // A valid Reply-To is someone to answer, though not a submitter to count.
+    MailSpec with_reply_to;
+    with_reply_to.message_id = "<m2@clinic.example>";
+    with_reply_to.from = "Dana <not an address>";
+    with_reply_to.extra_headers = "Reply-To: dana@clinic.example\r\n";
+    const auto r2 = store.enqueue(incoming(with_reply_to), kNow);
+    EXPECT_EQ(must_get(store, r2.case_ref).summary.ack_state, AckState::pending);
+    ASSERT_EQ(store.due_outbox(kNow + 3600).size(), 1u);
+    EXPECT_EQ(store.due_outbox(kNow + 3600)[0].to_addr, "dana@clinic.example");
+  }
+  SQLite::Database db(o.path.string());
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM cases WHERE submitter_addr IS NULL").getInt(), 2);
+  std::filesystem::remove_all(dir);
+}
+
+// The migration that lets submitter_addr be null keeps every case of an older store and its
+// schema valid.
+TEST(AdversarialSender, MigrationDropsTheNotNullOfSubmitterAddrInPlace) {
+  const auto dir = std::filesystem::temp_directory_path() / ("cd-migr-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  StoreOptions o = memory();
+  o.path = dir / "casedesk.db";
+  {
+    Store store(o);
+    store.enqueue(incoming(MailSpec{}), kNow);
+  }
+  {
+    // Back to the previous schema: submitter_addr NOT NULL, one migration short.
+    SQLite::Database db(o.path.string(), SQLite::OPEN_READWRITE);
+    db.exec("PRAGMA writable_schema=ON");
+    db.exec("UPDATE sqlite_schema SET sql = replace(sql, 'submitter_addr TEXT,', 'submitter_addr TEXT NOT NULL,') "
+            "WHERE type = 'table' AND name = 'cases'");
+    db.exec("PRAGMA writable_schema=OFF");
+    db.exec("PRAGMA user_version=" + std::to_string(Store::latest_schema_version() - 1));
+  }
+  {
+    SQLite::Database db(o.path.string(), SQLite::OPEN_READWRITE);
+    EXPECT_THROW(db.exec("UPDATE cases SET submitter_addr = NULL"), SQLite::Exception);
+  }
+  {
+    Store store(o);
+    EXPECT_EQ(store.schema_version(), Store::latest_schema_version());
+    MailSpec spec;
+    spec.message_id = "<m3@clinic.example>";
+    spec.from = "nobody";
+    const auto r = store.enqueue(incoming(spec), kNow);
+    EXPECT_EQ(must_get(store, r.case_ref).summary.ack_reason, std::optional<std::string>("no_valid_sender"));
+    EXPECT_EQ(must_get(store, "CD-000001").summary.submitter_addr, "anna.meier@clinic.example");
+  }
+  SQLite::Database db(o.path.string());
+  EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+  std::filesystem::remove_all(dir);
 }
