@@ -10,6 +10,7 @@
 
 #include <iostream>
 
+#include "daemon/cli_usage.hpp"
 #include "daemon/codes_commands.hpp"
 #include "daemon/commands.hpp"
 #include "daemon/curl_handle.hpp"
@@ -199,7 +200,11 @@ int main(int argc, char** argv) {
   outbox_retry->add_option("--as", review.as, as_help);
   outbox_retry->add_flag("--json", review.json, "print the item as JSON");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return report_parse_error(app, e, std::cout, std::cerr);  // usage errors: exit 64, the unknown word named
+  }
 
   try {
     if (*serve) return cmd_serve(resolve_config_path(config_flag), once, std::cerr);

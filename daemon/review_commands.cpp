@@ -38,7 +38,7 @@ std::unique_ptr<queue::Store> open_store(const std::filesystem::path& file, std:
   try {
     cfg = config::load_config(file, config::LoadOptions{false});
   } catch (const config::ConfigError& e) {
-    for (const auto& issue : e.issues()) err << issue.to_string() << "\n";
+    for (const auto& issue : e.issues()) err << "casedesk: " << issue.to_string() << "\n";
     return nullptr;
   }
   return std::make_unique<queue::Store>(store_options(*cfg));
@@ -365,7 +365,7 @@ int cmd_queue_show(const ReviewContext& ctx, const std::string& ref, std::ostrea
   if (!store) return kExitConfig;
   auto c = store->get_case(ref);
   if (!c) {
-    err << "no case " << one_line(ref) << "\n";
+    err << "casedesk: no case " << one_line(ref) << "\n";
     return kExitNotFound;
   }
   // find_case computes `overdue` as of now; get_case has no clock.
@@ -485,7 +485,7 @@ int cmd_queue_change(const ReviewContext& ctx, QueueAction action, const std::st
   const auto now = now_seconds();
   const auto before = store->find_case(ref, now);
   if (!before) {
-    err << "no case " << one_line(ref) << "\n";
+    err << "casedesk: no case " << one_line(ref) << "\n";
     return kExitNotFound;
   }
   if (action == QueueAction::assign && !store->find_user(argument)) {
