@@ -145,12 +145,14 @@ class UsageErrorTest(unittest.TestCase):
         self.assertIn('--limit', self.usage_error('queue', 'list', '--limit', 'many')[0])
         self.assertIn('a command is required', self.usage_error()[0])
         self.assertIn('a command after', self.usage_error('queue')[0])
+        self.usage_error('queue', 'note', 'CD-000001', '-m')  # -m needs its text
 
     def test_help_and_version_exit_zero(self):
         for args in (('--help',), ('queue', '--help'), ('queue', 'answer', '--help'), ('--version',)):
             r = run(*args)
             self.assertEqual(r.returncode, 0, (args, r.stderr))
             self.assertTrue(r.stdout.strip(), args)
+        self.assertIn('-m,--message', run('queue', 'answer', '--help').stdout)
 
     def test_store_errors_name_the_program_too(self):
         with tempfile.TemporaryDirectory() as d:
