@@ -30,7 +30,7 @@ std::optional<std::filesystem::path> resolve_db(const CodesDb& where, std::ostre
   try {
     return config::load_config(file, config::LoadOptions{false}).store.path;
   } catch (const config::ConfigError& e) {
-    for (const auto& issue : e.issues()) err << issue.to_string() << "\n";
+    for (const auto& issue : e.issues()) err << "casedesk: " << issue.to_string() << "\n";
     return std::nullopt;
   }
 }
@@ -78,11 +78,11 @@ int cmd_codes_import(const CodesDb& where, const std::vector<std::string>& paths
       results = store.import_paths({p}, now_seconds(), progress, &skipped);
     } catch (const queue::CodeSetFormatError& e) {
       if (tty) err << "\r\x1b[K";
-      err << e.what() << "\n";
+      err << "casedesk: " << e.what() << "\n";
       return kExitDataErr;
     } catch (const queue::StoreError& e) {
       if (tty) err << "\r\x1b[K";
-      err << e.what() << "\n";
+      err << "casedesk: " << e.what() << "\n";
       return 1;
     }
     for (const auto& r : results) {
@@ -101,7 +101,7 @@ int cmd_codes_import(const CodesDb& where, const std::vector<std::string>& paths
   if (!skipped.empty()) out << ", " << skipped.size() << " file(s) not recognised and skipped";
   out << " (" << secs << ") into " << db->string() << "\n";
   if (changed + unchanged == 0) {
-    err << "no code-set files found\n";
+    err << "casedesk: no code-set files found\n";
     return kExitDataErr;
   }
   return kExitOk;
@@ -161,8 +161,8 @@ int cmd_codes_lookup(const CodesDb& where, const std::string& code, bool as_json
     out << "\n";
     for (const auto& n : r["notes"]) out << "    " << n.get<std::string>() << "\n";
   }
-  if (!found && results.empty()) err << code << ": not a code of any known format\n";
-  else if (!found) err << code << ": not found\n";
+  if (!found && results.empty()) err << "casedesk: " << code << ": not a code of any known format\n";
+  else if (!found) err << "casedesk: " << code << ": not found\n";
   return found ? kExitOk : 1;
 }
 
@@ -199,14 +199,14 @@ std::unique_ptr<parsers::CodeSetLookup> parse_code_sets(const std::optional<std:
     if (codes_db) {
       auto lookup = queue::open_code_sets(*codes_db);
       if (!lookup) {
-        err << codes_db->string() << ": no code sets loaded (see casedesk codes import)\n";
+        err << "casedesk: " << codes_db->string() << ": no code sets loaded (see casedesk codes import)\n";
         ok = false;
       }
       return lookup;
     }
     if (store_db) return queue::open_code_sets(*store_db);
   } catch (const queue::StoreError& e) {
-    err << e.what() << "\n";
+    err << "casedesk: " << e.what() << "\n";
     ok = false;
   }
   return nullptr;

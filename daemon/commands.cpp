@@ -37,7 +37,7 @@ std::optional<config::Config> load_or_report(const std::filesystem::path& file, 
   try {
     return config::load_config(file, config::LoadOptions{need_secrets});
   } catch (const config::ConfigError& e) {
-    for (const auto& issue : e.issues()) err << issue.to_string() << "\n";
+    for (const auto& issue : e.issues()) err << "casedesk: " << issue.to_string() << "\n";
     return std::nullopt;
   }
 }
@@ -82,7 +82,7 @@ int cmd_check_config(const std::filesystem::path& file, std::ostream& out, std::
   try {
     templates::Renderer renderer(cfg->templates.dir);  // override templates must compile too
   } catch (const templates::TemplateError& e) {
-    err << file.string() << ": " << e.what() << "\n";
+    err << "casedesk: " << file.string() << ": " << e.what() << "\n";
     return kExitConfig;
   }
   out << file.string() << ": OK\n";
@@ -150,7 +150,7 @@ int cmd_parse(const std::vector<std::string>& files, bool as_json, const std::op
       continue;
     }
     if (!raw) {
-      err << file << ": " << error << "\n";
+      err << "casedesk: " << file << ": " << error << "\n";
       continue;
     }
     out << file << "\n";
@@ -176,7 +176,7 @@ int cmd_serve(const std::filesystem::path& file, bool once, std::ostream& err) {
     Service service(std::move(*cfg));
     return once ? service.run_once() : service.run();
   } catch (const templates::TemplateError& e) {
-    err << file.string() << ": " << e.what() << "\n";
+    err << "casedesk: " << file.string() << ": " << e.what() << "\n";
     return kExitConfig;
   } catch (const queue::StoreError& e) {
     spdlog::critical("{}", e.what());
@@ -274,11 +274,11 @@ int cmd_quarantine_retry(const std::filesystem::path& file, std::int64_t id, std
   queue::Store store(store_options(*cfg));
   auto raw = store.quarantined_raw(id);
   if (!raw) {
-    err << "no quarantined mail " << id << "\n";
+    err << "casedesk: no quarantined mail " << id << "\n";
     return 1;
   }
   if (raw->empty()) {  // casedesk purge removed it ([retention] raw_mail)
-    err << "quarantined mail " << id << " has no bytes left (removed by retention)\n";
+    err << "casedesk: quarantined mail " << id << " has no bytes left (removed by retention)\n";
     return 1;
   }
   IntakeOptions options;
@@ -297,7 +297,7 @@ int cmd_quarantine_retry(const std::filesystem::path& file, std::int64_t id, std
   } catch (const queue::StoreError&) {
     throw;
   } catch (const std::exception& e) {
-    err << "quarantine " << id << " still fails: " << e.what() << "\n";
+    err << "casedesk: quarantine " << id << " still fails: " << e.what() << "\n";
     return 1;
   }
 }

@@ -8,8 +8,10 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <iostream>
 
+#include "daemon/cli_usage.hpp"
 #include "daemon/codes_commands.hpp"
 #include "daemon/commands.hpp"
 #include "daemon/curl_handle.hpp"
@@ -81,7 +83,6 @@ int main(int argc, char** argv) {
   search->add_option("--limit", search_limit, "at most this many cases (default 50)");
   std::vector<std::pair<CLI::App*, QueueAction>> changes;
   std::string change_arg;
-  std::vector<std::string> note_words;
   auto add_change = [&](const char* name, const char* help, QueueAction action) {
     auto* sub = queue->add_subcommand(name, help);
     sub->add_option("ref", ref, "case reference, e.g. CD-000123")->required();
@@ -92,12 +93,25 @@ int main(int argc, char** argv) {
   add_change("release", "in_review -> new", QueueAction::release);
   add_change("assign", "give the case to USER (in_review)", QueueAction::assign)
       ->add_option("user", change_arg, "user name")->required();
-  add_change("note", "add an internal note (never sent)", QueueAction::note)
-      ->add_option("text", note_words, "the note")->required();
-  add_change("answer", "in_review -> answered; the answer is mailed to the submitter", QueueAction::answer)
-      ->add_option("--file", change_arg, "the answer's text (- for stdin)")->required();
-  add_change("ask", "in_review -> waiting_on_submitter; the question is mailed to the submitter", QueueAction::ask)
-      ->add_option("--file", change_arg, "the question's text (- for stdin)")->required();
+  // note, answer, ask: the text as git commit takes it (-m, --file, else $VISUAL/$EDITOR on a terminal).
+  TextInput text_input;
+  std::vector<CLI::App*> writes;
+  auto add_text = [&](CLI::App* sub, const char* what) {
+    sub->add_option("-m,--message", text_input.messages,
+                    std::string("the ") + what + "'s text; repeat for more paragraphs (else --file, else $VISUAL or $EDITOR)")
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->take_all();
+    sub->add_option("--file", text_input.file, std::string("the ") + what + "'s text from a file (- for stdin)");
+    writes.push_back(sub);
+    return sub;
+  };
+  add_text(add_change("note", "add an internal note (never sent)", QueueAction::note), "note")
+      ->add_option("text", text_input.words, "the note (or -m, --file, or an editor)");
+  add_text(add_change("answer", "in_review -> answered; the answer is mailed to the submitter", QueueAction::answer),
+           "answer");
+  add_text(add_change("ask", "in_review -> waiting_on_submitter; the question is mailed to the submitter", QueueAction::ask),
+           "question");
   add_change("close", "answered -> closed", QueueAction::close);
   add_change("reopen", "answered or closed -> new", QueueAction::reopen);
   add_change("reject", "any open state -> rejected; the reason is mailed to the submitter", QueueAction::reject)
@@ -199,7 +213,11 @@ int main(int argc, char** argv) {
   outbox_retry->add_option("--as", review.as, as_help);
   outbox_retry->add_flag("--json", review.json, "print the item as JSON");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return report_parse_error(app, e, std::cout, std::cerr);  // usage errors: exit 64, the unknown word named
+  }
 
   try {
     if (*serve) return cmd_serve(resolve_config_path(config_flag), once, std::cerr);
@@ -228,10 +246,12 @@ int main(int argc, char** argv) {
     if (*list) return cmd_queue_list(review, list_options, std::cout, std::cerr);
     if (*show) return cmd_queue_show(review, ref, std::cout, std::cerr);
     if (*search) return cmd_queue_search(review, join_words(search_words), search_limit, std::cout, std::cerr);
-    for (const auto& [sub, action] : changes)
-      if (*sub)
-        return cmd_queue_change(review, action, ref, action == QueueAction::note ? join_words(note_words) : change_arg,
-                                std::cin, std::cout, std::cerr);
+    for (const auto& [sub, action] : changes) {
+      if (!*sub) continue;
+      if (std::find(writes.begin(), writes.end(), sub) != writes.end())
+        return cmd_queue_write(review, action, ref, text_input, editor_access(), std::cin, std::cout, std::cerr);
+      return cmd_queue_change(review, action, ref, change_arg, std::cin, std::cout, std::cerr);
+    }
     if (*user_add) return cmd_user_add(review, user_name, user_email, user_role, std::cin, std::cout, std::cerr);
     if (*user_list) return cmd_user_list(review, std::cout, std::cerr);
     if (*user_passwd) return cmd_user_passwd(review, user_name, std::cin, std::cout, std::cerr);

@@ -23,7 +23,7 @@ std::optional<config::Config> load_for_store(const fs::path& file, std::ostream&
   try {
     return config::load_config(file, config::LoadOptions{false});
   } catch (const config::ConfigError& e) {
-    for (const auto& issue : e.issues()) err << issue.to_string() << "\n";
+    for (const auto& issue : e.issues()) err << "casedesk: " << issue.to_string() << "\n";
     return std::nullopt;
   }
 }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -13,6 +14,7 @@
 
 #include "config/config.hpp"
 #include "daemon/case_json.hpp"
+#include "daemon/editor.hpp"
 #include "daemon/password.hpp"
 #include "daemon/service.hpp"
 #include "daemon/store_options.hpp"
@@ -38,7 +40,7 @@ std::unique_ptr<queue::Store> open_store(const std::filesystem::path& file, std:
   try {
     cfg = config::load_config(file, config::LoadOptions{false});
   } catch (const config::ConfigError& e) {
-    for (const auto& issue : e.issues()) err << issue.to_string() << "\n";
+    for (const auto& issue : e.issues()) err << "casedesk: " << issue.to_string() << "\n";
     return nullptr;
   }
   return std::make_unique<queue::Store>(store_options(*cfg));
@@ -365,7 +367,7 @@ int cmd_queue_show(const ReviewContext& ctx, const std::string& ref, std::ostrea
   if (!store) return kExitConfig;
   auto c = store->get_case(ref);
   if (!c) {
-    err << "no case " << one_line(ref) << "\n";
+    err << "casedesk: no case " << one_line(ref) << "\n";
     return kExitNotFound;
   }
   // find_case computes `overdue` as of now; get_case has no clock.
@@ -453,29 +455,34 @@ int cmd_queue_show(const ReviewContext& ctx, const std::string& ref, std::ostrea
   return kExitOk;
 }
 
-int cmd_queue_change(const ReviewContext& ctx, QueueAction action, const std::string& ref,
-                     const std::string& argument, std::istream& in, std::ostream& out, std::ostream& err) {
-  // Arguments first: a typo should not need the store.
+namespace {
+
+// The comment lines under the editor's empty first line, like git commit's: what the text is for
+// and the case's summary as `queue show` prints it to the same consultant.
+std::string editor_template(QueueAction action, const queue::CaseSummary& s) {
+  std::string purpose;
+  switch (action) {
+    case QueueAction::answer: purpose = "your answer to " + s.ref + "; it is mailed to the submitter"; break;
+    case QueueAction::ask: purpose = "your question on " + s.ref + "; it is mailed to the submitter"; break;
+    default: purpose = "your internal note on " + s.ref + "; it is never mailed"; break;
+  }
+  std::string t = "\n# Write " + purpose + ".\n# Lines starting with '#' are ignored; an empty text aborts.\n#\n";
+  t += "# " + s.ref + "  " + s.status + "  priority " + s.priority + "  owner " + one_line(s.owner.value_or("-")) + "\n";
+  t += "# Subject:   " + one_line(s.subject) + "\n";
+  t += "# Submitter: " + one_line(s.submitter_name) + (s.submitter_name.empty() ? "" : " ") + "<" +
+       one_line(s.submitter_addr) + ">\n";
+  if (!s.codes.empty()) t += "# Codes:     " + one_line(codes_text(s.codes)) + "\n";
+  return t;
+}
+
+// Asked for the text once the acting user and the case are known (the editor shows its summary);
+// nullopt with `rc` set after printing why not.
+using LateText = std::function<std::optional<std::string>(const queue::CaseSummary&, const queue::User&, int& rc)>;
+
+int change_case(const ReviewContext& ctx, QueueAction action, const std::string& ref, const std::string& argument,
+                std::string text, const LateText& late_text, std::ostream& out, std::ostream& err) {
   std::optional<queue::Priority> priority;
-  if (action == QueueAction::priority) {
-    priority = queue::priority_from_string(argument);
-    if (!priority) {
-      err << "casedesk: unknown priority " << one_line(argument) << " (low, normal, high, urgent)\n";
-      return kExitUsage;
-    }
-  }
-  std::string text = argument;
-  if (action == QueueAction::answer || action == QueueAction::ask) {
-    auto body = read_text(argument, in, err);
-    if (!body) return kExitNoInput;
-    text = std::move(*body);
-  }
-  if ((action == QueueAction::note || action == QueueAction::answer || action == QueueAction::ask ||
-       action == QueueAction::reject) &&
-      blank(text)) {
-    err << "casedesk: " << action_name(action) << ": the text is empty\n";
-    return kExitUsage;
-  }
+  if (action == QueueAction::priority) priority = queue::priority_from_string(argument);
   if (!acting_user(ctx.as)) {
     err << "casedesk: who is acting? pass --as USER or set CASEDESK_USER\n";
     return kExitUsage;
@@ -485,15 +492,21 @@ int cmd_queue_change(const ReviewContext& ctx, QueueAction action, const std::st
   int rc = kExitOk;
   const auto actor = require_actor(ctx, *store, err, rc);
   if (!actor) return rc;
-  const auto now = now_seconds();
+  auto now = now_seconds();
   const auto before = store->find_case(ref, now);
   if (!before) {
-    err << "no case " << one_line(ref) << "\n";
+    err << "casedesk: no case " << one_line(ref) << "\n";
     return kExitNotFound;
   }
   if (action == QueueAction::assign && !store->find_user(argument)) {
     err << "casedesk: no user " << one_line(argument) << " (add one with: casedesk user add)\n";
     return kExitNotFound;
+  }
+  if (late_text) {
+    auto written = late_text(*before, *actor, rc);
+    if (!written) return rc;
+    text = std::move(*written);
+    now = now_seconds();  // the editor may have been open for a while
   }
   std::optional<std::int64_t> outbox_id;
   rc = guarded(err, [&] {
@@ -529,6 +542,108 @@ int cmd_queue_change(const ReviewContext& ctx, QueueAction action, const std::st
   if (outbox_id) out << "; the reply goes out with the next outbox pass";
   out << "\n";
   return kExitOk;
+}
+
+}  // namespace
+
+int cmd_queue_change(const ReviewContext& ctx, QueueAction action, const std::string& ref,
+                     const std::string& argument, std::istream& in, std::ostream& out, std::ostream& err) {
+  // Arguments first: a typo should not need the store.
+  if (action == QueueAction::priority && !queue::priority_from_string(argument)) {
+    err << "casedesk: unknown priority " << one_line(argument) << " (low, normal, high, urgent)\n";
+    return kExitUsage;
+  }
+  std::string text = argument;
+  if (action == QueueAction::answer || action == QueueAction::ask) {
+    auto body = read_text(argument, in, err);
+    if (!body) return kExitNoInput;
+    text = std::move(*body);
+  }
+  if ((action == QueueAction::note || action == QueueAction::answer || action == QueueAction::ask ||
+       action == QueueAction::reject) &&
+      blank(text)) {
+    err << "casedesk: " << action_name(action) << ": the text is empty\n";
+    return kExitUsage;
+  }
+  return change_case(ctx, action, ref, argument, std::move(text), nullptr, out, err);
+}
+
+std::string join_paragraphs(const std::vector<std::string>& paragraphs) {
+  std::string out;
+  for (const auto& p : paragraphs) {
+    if (!out.empty()) out += "\n\n";
+    out += p;
+  }
+  return out;
+}
+
+int cmd_queue_write(const ReviewContext& ctx, QueueAction action, const std::string& ref, const TextInput& input,
+                    const EditorAccess& editor, std::istream& in, std::ostream& out, std::ostream& err) {
+  const std::string name(action_name(action));
+  if (action != QueueAction::note && action != QueueAction::answer && action != QueueAction::ask) {
+    err << "casedesk: " << name << " takes no text\n";
+    return kExitUsage;
+  }
+  const int ways = !input.messages.empty() + input.file.has_value() + !input.words.empty();
+  if (ways > 1) {
+    err << "casedesk: queue " << name << ": give the text one way: -m TEXT, --file FILE"
+        << (action == QueueAction::note ? " or words" : "") << "\n";
+    return kExitUsage;
+  }
+  if (ways == 1) {
+    std::string text;
+    if (!input.messages.empty()) {
+      text = join_paragraphs(input.messages);
+    } else if (input.file) {
+      auto body = read_text(*input.file, in, err);
+      if (!body) return kExitNoInput;
+      text = std::move(*body);
+    } else {
+      text = join_words(input.words);
+    }
+    if (blank(text)) {
+      err << "casedesk: " << name << ": the text is empty\n";
+      return kExitUsage;
+    }
+    return change_case(ctx, action, ref, "", std::move(text), nullptr, out, err);
+  }
+  // No text given: the editor, for a person at a terminal only (a script must never hang).
+  if (!editor.interactive) {
+    err << "casedesk: queue " << name << ": no text: pass -m TEXT or --file FILE"
+        << " (an editor opens only when stdin and stdout are terminals)\n";
+    return kExitUsage;
+  }
+  return change_case(ctx, action, ref, "", "",
+                     [&](const queue::CaseSummary& c, const queue::User& actor, int& rc) -> std::optional<std::string> {
+                       // The store decides, but a refusal it is sure to give should not cost a written text.
+                       if (action != QueueAction::note) {
+                         std::string why;
+                         if (c.status != queue::kStatusInReview)
+                           why = "it is " + c.status + " (needs in_review; claim it first)";
+                         else if (actor.role != "admin" && c.owner != actor.name)
+                           why = "it is claimed by " + c.owner.value_or("nobody") + ", not " + actor.name;
+                         if (!why.empty()) {
+                           err << "casedesk: refused: cannot " << (action == QueueAction::ask ? "ask about " : "answer ")
+                               << c.ref << ": " << why << "\n";
+                           rc = kExitRefused;
+                           return std::nullopt;
+                         }
+                       }
+                       auto edited = edit_in_editor(editor.command, editor_template(action, c));
+                       if (!edited.text) {
+                         err << "casedesk: " << edited.error << "\n";
+                         rc = kExitNoInput;
+                         return std::nullopt;
+                       }
+                       auto text = strip_comment_lines(*edited.text);
+                       if (blank(text)) {
+                         err << "casedesk: aborting: empty message\n";
+                         rc = kExitUsage;
+                         return std::nullopt;
+                       }
+                       return text;
+                     },
+                     out, err);
 }
 
 int cmd_user_add(const ReviewContext& ctx, const std::string& name, const std::string& email,

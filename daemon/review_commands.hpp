@@ -7,7 +7,8 @@
 // Exit codes: kExitOk; kExitNotFound (no such case, user or submitter); kExitRefused (the workflow
 // refuses the change, e.g. claiming an answered case or answering someone else's case; a user
 // name that is taken); kExitUsage (no acting user for a change, a bad argument value, an empty
-// text or password); kExitNoInput (the --file cannot be read); 70 (store unusable, from main);
+// text or password, no text and no terminal for the editor); kExitNoInput (the --file cannot be
+// read, the editor failed); 70 (store unusable, from main);
 // 78 (config).
 
 #include <cstdint>
@@ -16,6 +17,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "daemon/editor.hpp"
 
 namespace casedesk::daemon {
 
@@ -64,6 +67,19 @@ int cmd_queue_search(const ReviewContext& ctx, const std::string& query, int lim
 enum class QueueAction { claim, release, assign, note, answer, ask, close, reopen, reject, priority };
 int cmd_queue_change(const ReviewContext& ctx, QueueAction action, const std::string& ref,
                      const std::string& argument, std::istream& in, std::ostream& out, std::ostream& err);
+
+// Where the text of `queue note|answer|ask` comes from, as with `git commit`: -m TEXT (repeatable,
+// one paragraph each, joined by a blank line), --file F ("-" = `in`), the note's words; at most one
+// of them. With none, the editor opens on the case's summary in '#' lines once the acting user
+// and the case are checked, if `editor.interactive`; else exit 64 at once. A text that is empty
+// (for the editor: once '#' lines are stripped) exits 64; a failed editor exits 66.
+struct TextInput {
+  std::vector<std::string> messages;   // -m
+  std::optional<std::string> file;     // --file
+  std::vector<std::string> words;      // note REF WORDS...
+};
+int cmd_queue_write(const ReviewContext& ctx, QueueAction action, const std::string& ref, const TextInput& input,
+                    const EditorAccess& editor, std::istream& in, std::ostream& out, std::ostream& err);
 
 // Users. The password is the first line of `in` (--password-stdin; a trailing CR/LF is removed).
 int cmd_user_add(const ReviewContext& ctx, const std::string& name, const std::string& email,

@@ -90,7 +90,7 @@ class ConfigCliTest(unittest.TestCase):
             lines = r.stderr.strip().splitlines()
             self.assertGreaterEqual(len(lines), 4, r.stderr)
             for needle, line in (('imap.url', 2), ('imap.username', 3), ('imap.poll_interval', 5), ('smtp.from', 8)):
-                self.assertTrue(any(l.startswith('%s:%d:' % (cfg, line)) and needle in l for l in lines),
+                self.assertTrue(any(l.startswith('casedesk: %s:%d:' % (cfg, line)) and needle in l for l in lines),
                                 (needle, r.stderr))
 
     def test_store_commands_do_not_need_the_mail_password(self):
@@ -107,6 +107,65 @@ class ConfigCliTest(unittest.TestCase):
             r = run('serve', '--once', '--config', cfg)
             self.assertEqual(r.returncode, 78)
             self.assertIn('SURELY_UNSET_X', r.stderr)
+
+
+class UsageErrorTest(unittest.TestCase):
+    """Usage errors exit 64 (EX_USAGE) and name the unknown word with the closest command or option;
+    --help stays 0; every error line starts with 'casedesk:'."""
+
+    def usage_error(self, *args):
+        r = run(*args)
+        self.assertEqual(r.returncode, 64, (args, r.stdout, r.stderr))
+        self.assertEqual(r.stdout, '')
+        lines = r.stderr.splitlines()
+        self.assertTrue(lines, args)
+        for line in lines:
+            self.assertTrue(line.startswith('casedesk: '), (args, line))
+        return lines
+
+    def test_unknown_command_is_named_with_the_closest_one(self):
+        self.assertEqual(self.usage_error('bogus')[0], "casedesk: unknown command 'bogus'")
+        self.assertEqual(self.usage_error('queue', 'lst')[0], "casedesk: unknown command 'lst'; did you mean 'list'?")
+        lines = self.usage_error('queue', 'lst', '--config', '/nonexistent/casedesk.toml')
+        self.assertEqual(lines[0], "casedesk: unknown command 'lst'; did you mean 'list'?")
+        self.assertEqual(lines[1], "casedesk: see 'casedesk queue --help'")
+        self.assertEqual(self.usage_error('quarantine', 'retyr', '1')[0],
+                         "casedesk: unknown command 'retyr'; did you mean 'retry'?")
+
+    def test_unknown_option_is_named_with_the_closest_one(self):
+        self.assertEqual(self.usage_error('queue', 'list', '--jsn')[0],
+                         "casedesk: unknown option '--jsn'; did you mean '--json'?")
+        self.assertEqual(self.usage_error('status', '--bogus')[0], "casedesk: unknown option '--bogus'")
+
+    def test_missing_and_extra_arguments(self):
+        self.assertEqual(self.usage_error('queue', 'show')[0], 'casedesk: queue show: ref is required')
+        self.assertEqual(self.usage_error('queue', 'show', 'CD-000001', 'CD-000002')[0],
+                         "casedesk: unexpected argument 'CD-000002'")
+        self.assertIn('--status', self.usage_error('queue', 'list', '--status')[0])
+        self.assertIn('--limit', self.usage_error('queue', 'list', '--limit', 'many')[0])
+        self.assertIn('a command is required', self.usage_error()[0])
+        self.assertIn('a command after', self.usage_error('queue')[0])
+        self.usage_error('queue', 'note', 'CD-000001', '-m')  # -m needs its text
+
+    def test_help_and_version_exit_zero(self):
+        for args in (('--help',), ('queue', '--help'), ('queue', 'answer', '--help'), ('--version',)):
+            r = run(*args)
+            self.assertEqual(r.returncode, 0, (args, r.stderr))
+            self.assertTrue(r.stdout.strip(), args)
+        self.assertIn('-m,--message', run('queue', 'answer', '--help').stdout)
+
+    def test_store_errors_name_the_program_too(self):
+        with tempfile.TemporaryDirectory() as d:
+            cfg = os.path.join(d, 'c.toml')
+            with open(cfg, 'w') as f:
+                f.write('[imap]\nurl = "imaps://127.0.0.1/INBOX"\nusername = "u"\npassword_env = "SURELY_UNSET_X"\n'
+                        '[smtp]\nurl = "smtp://127.0.0.1:2525"\nfrom = "d@example.test"\n')
+            r = run('queue', 'show', 'CD-000001', '--config', cfg)
+            self.assertEqual((r.returncode, r.stderr), (1, 'casedesk: no case CD-000001\n'))
+            r = run('quarantine', 'retry', '42', '--config', cfg)
+            self.assertEqual((r.returncode, r.stderr), (1, 'casedesk: no quarantined mail 42\n'))
+            r = run('codes', 'lookup', 'ZZZ', '--db', os.path.join(d, 'codes.db'))
+            self.assertEqual((r.returncode, r.stderr), (1, 'casedesk: ZZZ: not a code of any known format\n'))
 
 
 if __name__ == '__main__':

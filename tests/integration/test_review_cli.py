@@ -2,6 +2,8 @@
 answer mailed to the real SMTP sink threaded; users and submitters; the --json contracts."""
 import json
 import os
+import pty
+import select
 import sqlite3
 import subprocess
 import time
@@ -40,6 +42,66 @@ class ReviewCli:
     def add_user(self, name, role='consultant'):
         return self.ok('user', 'add', name, '--email', '%s@desk.example' % name, '--role', role, '--password-stdin',
                        stdin=PASSWORD + '\n')
+
+
+FAKE_EDITOR = r"""#!/bin/sh
+# A consultant at the terminal: checks the case summary it was given, then writes TEXT above it.
+[ -t 0 ] && [ -t 1 ] || exit 8
+grep -q "^# $EXPECT_REF  " "$1" || exit 9
+cp "$1" "$SEEN"
+{ printf '%b' "$TEXT"; cat "$1"; } > "$1.new" && mv "$1.new" "$1"
+"""
+
+
+def run_on_terminal(args, env, timeout=30):
+    """Runs args with stdin and stdout on a new pseudo-terminal (stderr piped): (rc, tty output, stderr)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    output = b''
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    chunk = b''
+                if not chunk and proc.poll() is not None:
+                    break
+                output += chunk
+            elif proc.poll() is not None:
+                break
+        rc = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        return rc, output.decode(errors='replace'), proc.stderr.read().decode(errors='replace')
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+        os.close(master)
+
+
+class EditorCli:
+    """`queue note|answer|ask` with neither -m nor --file, on a terminal, with EDITOR a script."""
+
+    def __init__(self, desk):
+        self.desk = desk
+        self.editor = os.path.join(desk.dir, 'fake-editor')
+        self.seen = os.path.join(desk.dir, 'editor-saw.txt')
+        with open(self.editor, 'w') as f:
+            f.write(FAKE_EDITOR)
+        os.chmod(self.editor, 0o700)
+
+    def run(self, *args, ref, text):
+        env = self.desk.env()
+        env.pop('VISUAL', None)
+        env.update(EDITOR=self.editor, EXPECT_REF=ref, TEXT=text, SEEN=self.seen, TMPDIR=self.desk.dir)
+        return run_on_terminal([BIN, *args, '--config', self.desk.config], env)
+
+    def leftovers(self):
+        return [f for f in os.listdir(self.desk.dir) if f.startswith('casedesk-text-')]
 
 
 class RunningDaemonTest(unittest.TestCase):
@@ -166,6 +228,26 @@ class AnswerFlowTest(unittest.TestCase):
         self.assertIn(self.t, sink_messages(self.plain)[1].get_body(('plain',)).get_content())
         self.assertEqual(len(sink_messages(self.reply_to)), 2)
 
+    def test_answer_written_in_the_editor_is_mailed(self):
+        cli, ref = self.cli, self.ref_b
+        cli.ok('queue', 'claim', ref, '--as', 'alice')
+        editor = EditorCli(self.desk)
+        rc, tty, err = editor.run('queue', 'answer', ref, '--as', 'alice', ref=ref,
+                                  text='Bill 11042 once, %s.\\n\\nRegards\\n' % self.t)
+        self.assertEqual(rc, 0, (tty, err))
+        self.assertIn('in_review -> answered', tty)
+        with open(editor.seen) as f:
+            seen = f.read()
+        self.assertTrue(seen.startswith('\n# Write your answer to %s' % ref), seen)
+        self.assertIn('# Subject:   Debridement 11042', seen)
+        self.assertEqual(editor.leftovers(), [])  # the temporary file is gone
+        self.assertEqual(self.desk.serve_once().returncode, 0)
+        mails = sink_messages(self.plain)
+        self.assertEqual(len(mails), 2, [m['Subject'] for m in mails])
+        body = mails[1].get_body(('plain',)).get_content()
+        self.assertIn('Bill 11042 once, %s.' % self.t, body)
+        self.assertNotIn('# Write your answer', body)
+
 
 class WorkflowCliTest(unittest.TestCase):
     """Refusals, exit codes, filters, priority, search and the JSON contracts."""
@@ -241,6 +323,41 @@ class WorkflowCliTest(unittest.TestCase):
         self.refused('queue', 'answer', self.ref_b, '--file', '/nonexistent/answer.txt', '--as', 'carol', code=66)
         self.refused('queue', 'note', self.ref_b, '  ', '--as', 'carol', code=64)
         self.assertEqual(self.cli.json('queue', 'show', self.ref_b)['status'], 'new')
+
+    def test_note_by_repeated_messages_is_paragraphs(self):
+        cli, ref = self.cli, self.ref_b
+        cli.ok('queue', 'note', ref, '-m', 'first %s' % self.t, '-m', 'second', '--as', 'carol')
+        notes = cli.json('queue', 'show', ref)['notes']
+        self.assertIn('first %s\n\nsecond' % self.t, [n['text'] for n in notes])
+
+    def test_text_without_a_terminal_is_a_usage_error_at_once(self):
+        for action in ('note', 'answer', 'ask'):
+            started = time.monotonic()
+            r = subprocess.run([BIN, 'queue', action, self.ref_b, '--as', 'carol', '--config', self.desk.config],
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True, env=self.desk.env(), timeout=20)
+            self.assertEqual(r.returncode, 64, (action, r.stderr))
+            self.assertLess(time.monotonic() - started, 5)
+            self.assertTrue(r.stderr.startswith('casedesk: queue %s: no text' % action), r.stderr)
+        self.refused('queue', 'note', self.ref_b, '-m', '', '--as', 'carol', code=64)
+        self.refused('queue', 'note', self.ref_b, '-m', 'a', '--file', '-', '--as', 'carol', code=64, stdin='b\n')
+        self.refused('queue', 'note', self.ref_b, 'words', '-m', 'a', '--as', 'carol', code=64)
+        self.refused('queue', 'answer', self.ref_b, '--file', '-', '--as', 'carol', code=64, stdin='\n\n')
+
+    def test_note_written_in_the_editor_and_an_empty_one_aborts(self):
+        cli, ref = self.cli, self.ref_b
+        editor = EditorCli(self.desk)
+        before = len(cli.json('queue', 'show', ref)['notes'])
+        rc, tty, err = editor.run('queue', 'note', ref, '--as', 'carol', ref=ref, text='\\n\\n')
+        self.assertEqual((rc, err), (64, 'casedesk: aborting: empty message\n'), tty)
+        self.assertEqual(len(cli.json('queue', 'show', ref)['notes']), before)
+        rc, tty, err = editor.run('queue', 'note', ref, '--as', 'carol', ref=ref,
+                                  text='Edited note %s\\n\\n# not kept\\nsecond paragraph\\n' % self.t)
+        self.assertEqual(rc, 0, (tty, err))
+        texts = [n['text'] for n in cli.json('queue', 'show', ref)['notes']]
+        self.assertIn('Edited note %s\n\nsecond paragraph\n' % self.t, texts)
+        with open(editor.seen) as f:
+            self.assertIn('# Write your internal note on %s' % ref, f.read())
+        self.assertEqual(editor.leftovers(), [])
 
     def test_list_filters_priority_and_overdue(self):
         cli, ref = self.cli, self.ref_b

@@ -210,6 +210,103 @@ TEST_F(ReviewCommands, SubmitterPatternsAreAddressesOrDomains) {
             kExitNotFound);
 }
 
+// queue note|answer|ask text as git commit takes it: -m paragraphs, --file, words, else the editor.
+class AdversarialQueueWrite : public ReviewCommands {
+ protected:
+  int write(QueueAction action, const TextInput& input, const EditorAccess& editor = {}, const std::string& in_text = "") {
+    std::istringstream in(in_text);
+    return run([&](auto& out, auto& err) { return cmd_queue_write(ctx_, action, ref_, input, editor, in, out, err); });
+  }
+  std::vector<std::string> notes() {
+    ReviewContext show = ctx_;
+    show.json = true;
+    std::ostringstream out, err;
+    EXPECT_EQ(cmd_queue_show(show, ref_, out, err), 0) << err.str();
+    std::vector<std::string> texts;
+    const auto shown = nlohmann::json::parse(out.str());
+    for (const auto& n : shown["notes"]) texts.push_back(n["text"]);
+    return texts;
+  }
+  // A real editor process: a script that checks the '#' summary it is given, then writes `text`.
+  EditorAccess editor_writing(const std::string& text) {
+    const auto script = dir_ / "fake-editor";
+    std::ofstream(script) << "#!/bin/sh\ngrep -q '^# " << ref_ << "  ' \"$1\" || exit 9\n"
+                          << "cp \"$1\" '" << (dir_ / "template").string() << "'\n"
+                          << "printf '" << text << "' | cat - \"$1\" > \"$1.new\" && mv \"$1.new\" \"$1\"\n";
+    fs::permissions(script, fs::perms::owner_all);
+    return EditorAccess{true, script.string()};
+  }
+};
+
+TEST_F(AdversarialQueueWrite, RepeatedMessagesAreParagraphs) {
+  ctx_.as = "ann";
+  TextInput input;
+  input.messages = {"checked NCCI edits", "64636 is an add-on"};
+  ASSERT_EQ(write(QueueAction::note, input), 0) << err_;
+  EXPECT_EQ(notes(), std::vector<std::string>{"checked NCCI edits\n\n64636 is an add-on"});
+}
+
+TEST_F(AdversarialQueueWrite, OneWayOnlyAndNoEmptyText) {
+  ctx_.as = "ann";
+  TextInput both;
+  both.messages = {"a"};
+  both.file = "-";
+  EXPECT_EQ(write(QueueAction::answer, both), kExitUsage);
+  EXPECT_EQ(err_.rfind("casedesk: ", 0), 0u) << err_;
+  TextInput empty;
+  empty.messages = {"", " "};
+  EXPECT_EQ(write(QueueAction::note, empty), kExitUsage);
+  TextInput file;
+  file.file = "-";
+  EXPECT_EQ(write(QueueAction::ask, file, {}, "\n"), kExitUsage);
+  EXPECT_TRUE(notes().empty());
+}
+
+TEST_F(AdversarialQueueWrite, WithoutATerminalThereIsNoEditorButAUsageError) {
+  ctx_.as = "ann";
+  const auto before = std::chrono::steady_clock::now();
+  EXPECT_EQ(write(QueueAction::answer, {}, EditorAccess{false, "sleep 30"}), kExitUsage);
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(5));
+  EXPECT_NE(err_.find("-m TEXT or --file FILE"), std::string::npos) << err_;
+}
+
+TEST_F(AdversarialQueueWrite, TheEditorGetsTheSummaryAndItsTextIsStored) {
+  ctx_.as = "ann";
+  ASSERT_EQ(write(QueueAction::note, {}, editor_writing("Checked the edits.\\n\\nAll fine.\\n")), 0) << err_;
+  EXPECT_EQ(notes(), std::vector<std::string>{"Checked the edits.\n\nAll fine.\n"});
+  std::ifstream t(dir_ / "template");
+  std::ostringstream seen;
+  seen << t.rdbuf();
+  EXPECT_NE(seen.str().find("# Write your internal note on " + ref_), std::string::npos) << seen.str();
+  EXPECT_NE(seen.str().find("# Subject:   Facet \\x1b[31minjection"), std::string::npos) << seen.str();
+  EXPECT_EQ(seen.str().find('\x1b'), std::string::npos);  // the subject's controls are escaped
+  EXPECT_NE(seen.str().find("64635-50"), std::string::npos) << seen.str();
+}
+
+TEST_F(AdversarialQueueWrite, AnEmptyEditedMessageAborts) {
+  ctx_.as = "ann";
+  EXPECT_EQ(write(QueueAction::note, {}, editor_writing("\\n\\n")), kExitUsage);
+  EXPECT_EQ(err_, "casedesk: aborting: empty message\n");
+  EXPECT_TRUE(notes().empty());
+}
+
+TEST_F(AdversarialQueueWrite, TheEditorOpensOnlyForAnExistingCaseAndAnActingUser) {
+  ref_ = "CD-999999";
+  EXPECT_EQ(write(QueueAction::note, {}, EditorAccess{true, "exit 7; :"}), kExitUsage);  // no acting user
+  ctx_.as = "ann";
+  EXPECT_EQ(write(QueueAction::note, {}, EditorAccess{true, "exit 7; :"}), kExitNotFound);
+  EXPECT_EQ(err_, "casedesk: no case CD-999999\n");
+}
+
+TEST_F(AdversarialQueueWrite, NoEditorForAnAnswerTheWorkflowWouldRefuse) {
+  ctx_.as = "ann";
+  EXPECT_EQ(write(QueueAction::answer, {}, EditorAccess{true, "exit 7; :"}), kExitRefused);  // not claimed
+  EXPECT_NE(err_.find("casedesk: refused: cannot answer " + ref_ + ": it is new"), std::string::npos) << err_;
+  ASSERT_EQ(change(QueueAction::claim), 0) << err_;
+  EXPECT_EQ(write(QueueAction::ask, {}, EditorAccess{true, "exit 7; :"}), kExitNoInput);  // now it opens (and fails)
+  EXPECT_NE(err_.find("exit 7"), std::string::npos) << err_;
+}
+
 TEST(JoinWords, JoinsWithSingleSpaces) {
   EXPECT_EQ(join_words({}), "");
   EXPECT_EQ(join_words({"checked", "NCCI", "edits"}), "checked NCCI edits");
