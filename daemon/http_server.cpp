@@ -89,7 +89,8 @@ struct detail::HttpShared : std::enable_shared_from_this<detail::HttpShared> {
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
   std::unordered_map<std::string, int> per_client;
 
-  // Refused connections, logged at most every 10 s (on the acceptor's strand only).
+  // Refused connections, logged at most every 10 s.
+  std::mutex refused_mutex;
   std::uint64_t refused = 0;
   std::chrono::steady_clock::time_point refused_logged{};
 
@@ -368,10 +369,12 @@ bool detail::HttpShared::rebind(Session* s, const std::string& key) {
 }
 
 void detail::HttpShared::note_refused(const char* why) {
+  std::lock_guard lock(refused_mutex);
   ++refused;
   auto now = std::chrono::steady_clock::now();
   if (now - refused_logged >= std::chrono::seconds(10)) {
-    spdlog::warn("http: refused {} connection(s) in the last 10 s ({})", refused, why);
+    spdlog::warn("http: refused {} connection(s) since the last such line ({}); logged at most every 10 s", refused,
+                 why);
     refused = 0;
     refused_logged = now;
   }
