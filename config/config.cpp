@@ -393,8 +393,8 @@ struct Field {
   int line = 0;
 };
 
-enum class Kind { boolean, integer, string, table };
-using Value = std::variant<bool, std::int64_t, std::string, const toml::table*>;
+enum class Kind { boolean, integer, string, table, array };
+using Value = std::variant<bool, std::int64_t, std::string, const toml::table*, const toml::array*>;
 using Apply = void (*)(Loader&, const Field&, const Value&);
 
 struct KeySpec {
@@ -648,6 +648,74 @@ void finish_tls(Endpoint& ep, bool allow_insecure) {
   }
 }
 
+// [web] trusted_proxies = ["10.0.0.5", "::1"]: IP addresses only (no names, no ranges).
+void set_trusted_proxies(Loader& l, const Field& f, const Value& v) {
+  const toml::array& array = *std::get<const toml::array*>(v);
+  l.cfg.web.trusted_proxies.clear();
+  for (const auto& node : array) {
+    int line = static_cast<int>(node.source().begin.line);
+    if (line <= 0) line = f.line;
+    const auto* text = node.as_string();
+    if (!text) {
+      l.issue(line, f.key + ": expected an array of IP addresses (strings)");
+      continue;
+    }
+    const std::string& a = text->get();
+    unsigned char buf[sizeof(in6_addr)];
+    if (::inet_pton(AF_INET, a.c_str(), buf) != 1 && ::inet_pton(AF_INET6, a.c_str(), buf) != 1) {
+      l.issue(line, f.key + ": \"" + a + "\" is not an IP address");
+      continue;
+    }
+    l.cfg.web.trusted_proxies.push_back(a);
+  }
+}
+
+int seen_line(const Loader& l, std::string_view key, int fallback) {
+  const auto it = l.seen.find(key);
+  return it == l.seen.end() ? fallback : it->second;
+}
+
+// A web UI on a non-loopback address sends passwords and session cookies over the network: it
+// needs a TLS proxy in front (tls_proxy) or an explicit allow_insecure.
+void finish_web(Loader& l, int table_line) {
+  const auto& w = l.cfg.web;
+  if (w.max_connections_per_client > w.max_connections)
+    l.issue(seen_line(l, "web.max_connections_per_client", table_line),
+            "web.max_connections_per_client: must not exceed web.max_connections (" +
+                std::to_string(w.max_connections) + ")");
+  if (!w.enabled || is_loopback_host(w.listen.host) || w.tls_proxy || w.allow_insecure) return;
+  l.issue(seen_line(l, "web.listen", table_line),
+          "web.listen: \"" + w.listen.text +
+              "\" is not a loopback address; put a TLS proxy in front and set web.tls_proxy = true "
+              "(Secure cookies), or set web.allow_insecure = true to serve plain HTTP knowingly");
+}
+
+// /metrics on a non-loopback address needs a Bearer token (token_file).
+void finish_metrics(Loader& l, int table_line) {
+  auto& m = l.cfg.metrics;
+  const int file_line = seen_line(l, "metrics.token_file", table_line);
+  if (!m.token_file.empty() && l.options.resolve_secrets) {
+    std::string error;
+    auto data = read_secret_file(m.token_file, error);
+    if (!data) {
+      l.issue(file_line, "metrics.token_file: cannot read " + m.token_file + ": " + error);
+    } else {
+      while (!data->empty() && (data->back() == '\n' || data->back() == '\r')) data->pop_back();
+      if (data->empty()) {
+        l.issue(file_line, "metrics.token_file: " + m.token_file + " is empty");
+      } else if (has_control_chars(*data) || data->find(' ') != std::string::npos) {
+        l.issue(file_line, "metrics.token_file: the token must be one line without spaces");
+      } else {
+        m.token = std::move(*data);
+      }
+    }
+  }
+  if (!m.enabled || is_loopback_host(m.listen.host) || !m.token_file.empty()) return;
+  l.issue(seen_line(l, "metrics.listen", table_line),
+          "metrics.listen: \"" + m.listen.text +
+              "\" is not a loopback address; set metrics.token_file (a Bearer token scrapers must send)");
+}
+
 // -- the schema ---------------------------------------------------------------------------------
 // To add a key: append a KeySpec to its table (and a field to the struct in config.hpp).
 // To add a table: append a TableSpec. Cross-key checks go into the table's finish function.
@@ -879,16 +947,38 @@ const std::vector<TableSpec>& schema() {
             [](Loader& l, const Field& f, const Value& v) { set_listen(l, f, v, l.cfg.web.listen); }},
            {"session_timeout", Kind::string, false,
             [](Loader& l, const Field& f, const Value& v) { set_duration(l, f, v, l.cfg.web.session_timeout); }},
+           {"max_connections", Kind::integer, false,
+            [](Loader& l, const Field& f, const Value& v) {
+              set_int_range(l, f, v, l.cfg.web.max_connections, 1, 100000);
+            }},
+           {"max_connections_per_client", Kind::integer, false,
+            [](Loader& l, const Field& f, const Value& v) {
+              set_int_range(l, f, v, l.cfg.web.max_connections_per_client, 1, 100000);
+            }},
+           {"header_timeout", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) { set_duration(l, f, v, l.cfg.web.header_timeout); }},
+           {"body_timeout", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) { set_duration(l, f, v, l.cfg.web.body_timeout); }},
+           {"trusted_proxies", Kind::array, false, set_trusted_proxies},
+           {"tls_proxy", Kind::boolean, false,
+            [](Loader& l, const Field&, const Value& v) { l.cfg.web.tls_proxy = boolean(v); }},
+           {"allow_insecure", Kind::boolean, false,
+            [](Loader& l, const Field&, const Value& v) { l.cfg.web.allow_insecure = boolean(v); }},
        },
-       nullptr},
+       finish_web},
       {"metrics",
        {
            {"enabled", Kind::boolean, false,
             [](Loader& l, const Field&, const Value& v) { l.cfg.metrics.enabled = boolean(v); }},
            {"listen", Kind::string, false,
             [](Loader& l, const Field& f, const Value& v) { set_listen(l, f, v, l.cfg.metrics.listen); }},
+           {"token_file", Kind::string, false,
+            [](Loader& l, const Field& f, const Value& v) {
+              set_path_string(l, f, v, l.cfg.metrics.token_file);
+              if (str(v).empty()) l.issue(f.line, f.key + ": must not be empty");
+            }},
        },
-       nullptr},
+       finish_metrics},
       {"retention",
        {
            {"raw_mail", Kind::string, false,
@@ -941,6 +1031,7 @@ std::string_view kind_name(Kind kind) {
     case Kind::integer: return "an integer";
     case Kind::string: return "a string";
     case Kind::table: return "a table";
+    case Kind::array: return "an array";
   }
   return "a value";
 }
@@ -958,6 +1049,9 @@ std::optional<Value> typed_value(const toml::node& node, Kind kind) {
       break;
     case Kind::table:
       if (const auto* t = node.as_table()) return Value(t);
+      break;
+    case Kind::array:
+      if (const auto* a = node.as_array()) return Value(a);
       break;
   }
   return std::nullopt;

@@ -124,11 +124,20 @@ struct WebConfig {
   bool enabled = true;
   ListenAddress listen{"127.0.0.1:8080", "127.0.0.1", 8080};
   Duration session_timeout = std::chrono::hours(12);  // idle web sessions end after this
+  int max_connections = 512;            // open connections in all
+  int max_connections_per_client = 32;  // per client address (the forwarded one behind trusted_proxies)
+  Duration header_timeout = std::chrono::seconds(10);  // a request's head must arrive within this
+  Duration body_timeout = std::chrono::seconds(30);    // and its body within this after the head
+  std::vector<std::string> trusted_proxies;  // IP addresses whose X-Forwarded-For (and -Proto) count
+  bool tls_proxy = false;       // behind a TLS-terminating proxy: Secure cookies, X-Forwarded-Proto
+  bool allow_insecure = false;  // a non-loopback listen without tls_proxy, knowingly over plain HTTP
 };
 
 struct MetricsConfig {
   bool enabled = true;
   ListenAddress listen{"127.0.0.1:9464", "127.0.0.1", 9464};
+  std::string token_file;  // absolute or empty; needed on a non-loopback listen
+  std::string token;       // its content (Bearer token for /metrics), read when secrets are resolved
 };
 
 struct RetentionConfig {

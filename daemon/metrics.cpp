@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -249,6 +250,34 @@ MetricsEndpoint::MetricsEndpoint(queue::StoreOptions store, std::shared_ptr<cons
                                  std::string version)
     : store_options_(std::move(store)), live_(std::move(live)), version_(std::move(version)) {}
 
+void MetricsEndpoint::set_token(std::string token) {
+  std::lock_guard lock(token_mu_);
+  token_ = std::move(token);
+}
+
+bool MetricsEndpoint::authorized(const HttpRequest& req) {
+  std::string token;
+  {
+    std::lock_guard lock(token_mu_);
+    token = token_;
+  }
+  if (token.empty()) return true;
+  auto it = req.headers.find("authorization");
+  if (it == req.headers.end()) return false;
+  std::string_view v = it->second;
+  constexpr std::string_view scheme = "bearer ";
+  if (v.size() <= scheme.size()) return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i)
+    if (static_cast<char>(std::tolower(static_cast<unsigned char>(v[i]))) != scheme[i]) return false;
+  v.remove_prefix(scheme.size());
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  // Constant time over the token's length: a scraper's guess does not learn a prefix.
+  if (v.size() != token.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) diff |= static_cast<unsigned char>(v[i] ^ token[i]);
+  return diff == 0;
+}
+
 HttpResponse MetricsEndpoint::handle(const HttpRequest& req) {
   HttpResponse res;
   const std::string path = req.target.substr(0, req.target.find('?'));
@@ -273,6 +302,12 @@ HttpResponse MetricsEndpoint::handle(const HttpRequest& req) {
     const Health h = evaluate_health(*live_, now, stale_after_);
     res.status = h.ok ? 200 : 503;
     res.body = h.reason + "\n";
+    return res;
+  }
+  if (!authorized(req)) {
+    res.status = 401;
+    res.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"casedesk metrics\"");
+    res.body = "a Bearer token is required\n";
     return res;
   }
   std::lock_guard lock(store_mu_);

@@ -97,13 +97,20 @@ class MetricsEndpoint {
   MetricsEndpoint(queue::StoreOptions store, std::shared_ptr<const LiveState> live, std::string version);
   // The health verdict's staleness limit; changes with a reload (poll interval).
   void set_stale_after(std::int64_t seconds) { stale_after_ = seconds; }
+  // Non-empty: /metrics needs "Authorization: Bearer TOKEN" ([metrics] token_file), else 401.
+  // /healthz stays open (it tells only healthy or not). Thread-safe.
+  void set_token(std::string token);
   HttpResponse handle(const HttpRequest& request);
 
  private:
+  bool authorized(const HttpRequest& request);
+
   queue::StoreOptions store_options_;
   std::shared_ptr<const LiveState> live_;
   std::string version_;
   std::atomic<std::int64_t> stale_after_{900};
+  std::mutex token_mu_;
+  std::string token_;
   std::mutex store_mu_;
   std::unique_ptr<queue::Store> store_;  // opened at the first scrape, reopened after a failure
 };

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -650,8 +651,12 @@ struct Service::Loop {
                    config.store.path.string(), fresh.store.path.string(), config.store.path.string());
       fresh.store.path = config.store.path;
     }
-    if (fresh.web.enabled != config.web.enabled || fresh.web.listen.text != config.web.listen.text ||
-        fresh.web.session_timeout != config.web.session_timeout)
+    const auto& fw = fresh.web;
+    const auto& cw = config.web;
+    if (fw.enabled != cw.enabled || fw.listen.text != cw.listen.text || fw.session_timeout != cw.session_timeout ||
+        fw.max_connections != cw.max_connections || fw.max_connections_per_client != cw.max_connections_per_client ||
+        fw.header_timeout != cw.header_timeout || fw.body_timeout != cw.body_timeout ||
+        fw.trusted_proxies != cw.trusted_proxies || fw.tls_proxy != cw.tls_proxy)
       spdlog::warn("reload: [web] changed; the web UI keeps its settings until a restart");
     reloading = true;
     auto renderer = std::make_shared<templates::Renderer>(std::move(*fresh_renderer));
@@ -696,6 +701,7 @@ struct Service::Loop {
     if (config.imap.idle) start_idle();
     restart_metrics();
     if (metrics_endpoint) metrics_endpoint->set_stale_after(stale_after());
+    if (metrics_endpoint) metrics_endpoint->set_token(config.metrics.token);
     spdlog::info("reload: done; now serving {}, polling every {} ms", endpoint_text(config.imap.endpoint),
                  config.imap.poll_interval.count());
     systemd::notify_ready("configuration reloaded");
@@ -776,6 +782,7 @@ struct Service::Loop {
     if (!metrics_endpoint)
       metrics_endpoint = std::make_shared<MetricsEndpoint>(store_options(config), service.live_, CASEDESK_VERSION);
     metrics_endpoint->set_stale_after(stale_after());
+    metrics_endpoint->set_token(config.metrics.token);
     auto endpoint = metrics_endpoint;
     metrics_server = std::make_unique<HttpServer>(
         io, l.host, l.port, [endpoint](const HttpRequest& r) { return endpoint->handle(r); },
@@ -804,7 +811,15 @@ struct Service::Loop {
       WebUiOptions options;
       options.on_reply_queued = [this] { asio::post(io, [this] { request_pass(); }); };  // send it now
       web_ui = std::make_unique<WebUi>(config, options);
-      web_server = std::make_unique<HttpServer>(io, config.web.listen.host, config.web.listen.port, web_ui->handler());
+      HttpLimits limits;
+      limits.max_connections = config.web.max_connections;
+      limits.max_connections_per_client = config.web.max_connections_per_client;
+      limits.header_timeout = config.web.header_timeout;
+      limits.body_timeout = config.web.body_timeout;
+      limits.read_timeout = std::max(limits.read_timeout, std::max(config.web.header_timeout, config.web.body_timeout));
+      limits.trusted_proxies = config.web.trusted_proxies;
+      web_server = std::make_unique<HttpServer>(io, config.web.listen.host, config.web.listen.port, web_ui->handler(),
+                                                limits);
       web_server->start();
       spdlog::info("web UI on http://{}:{}/", config.web.listen.host, web_server->port());
     } catch (const std::exception& e) {

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "daemon/login_guard.hpp"
 #include "daemon/password.hpp"
 #include "daemon/store_options.hpp"
 #include "daemon/web_forms.hpp"
@@ -185,57 +186,6 @@ class StorePool {
   std::vector<std::unique_ptr<queue::Store>> idle_;
 };
 
-// Failed sign-ins per key ("ip:…", "user:…") within a sliding window.
-class LoginLimiter {
- public:
-  LoginLimiter(int max_failures, std::int64_t window) : max_(max_failures), window_(window) {}
-
-  // Seconds until the next attempt is allowed for any of `keys`, or 0.
-  std::int64_t blocked_for(const std::vector<std::string>& keys, std::int64_t now) {
-    std::lock_guard lock(mutex_);
-    std::int64_t wait = 0;
-    for (const auto& k : keys) {
-      auto it = failures_.find(k);
-      if (it == failures_.end()) continue;
-      prune(it->second, now);
-      if (static_cast<int>(it->second.size()) >= max_)
-        wait = std::max(wait, it->second.front() + window_ - now);
-    }
-    return wait;
-  }
-
-  void failure(const std::vector<std::string>& keys, std::int64_t now) {
-    std::lock_guard lock(mutex_);
-    if (failures_.size() > 10000) {  // many distinct keys: forget those that aged out
-      for (auto it = failures_.begin(); it != failures_.end();) {
-        prune(it->second, now);
-        it = it->second.empty() ? failures_.erase(it) : std::next(it);
-      }
-    }
-    for (const auto& k : keys) {
-      auto& q = failures_[k];
-      prune(q, now);
-      q.push_back(now);
-      while (static_cast<int>(q.size()) > max_) q.pop_front();
-    }
-  }
-
-  void success(const std::string& user_key) {
-    std::lock_guard lock(mutex_);
-    failures_.erase(user_key);
-  }
-
- private:
-  void prune(std::deque<std::int64_t>& q, std::int64_t now) const {
-    while (!q.empty() && q.front() + window_ <= now) q.pop_front();
-  }
-
-  int max_;
-  std::int64_t window_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::deque<std::int64_t>> failures_;
-};
-
 struct Session {
   std::string token_sha256;
   queue::WebSession data;
@@ -315,7 +265,13 @@ struct WebUi::Impl {
         options(std::move(opts)),
         stores(store_options(config)),
         pages(templates::Renderer::web_pages()),
-        limiter(options.login_failures, options.login_window) {
+        secure_cookie(config.web.tls_proxy),
+        limiter(LoginPolicy{.per_address_account = options.login_failures,
+                            .address_account_window = options.login_window,
+                            .per_account = options.account_failures,
+                            .account_window = options.login_window,
+                            .per_address = options.address_failures,
+                            .address_window = options.address_window}) {
     for (const auto& a : templates::web_assets())
       if (a.name == "app.css") css = std::string(a.source);
   }
@@ -325,7 +281,8 @@ struct WebUi::Impl {
   WebUiOptions options;
   StorePool stores;
   templates::Renderer pages;
-  LoginLimiter limiter;
+  bool secure_cookie;  // behind a TLS proxy: the cookie is Secure
+  LoginGuard limiter;
   std::string css;
   std::once_flag dummy_once;
   std::string dummy_hash;
@@ -384,7 +341,9 @@ bool same_origin(const HttpRequest& req) {
   if (auto it = req.headers.find("origin"); it != req.headers.end() && it->second != "null") {
     auto host = req.headers.find("host");
     if (host == req.headers.end()) return false;
-    if (it->second != "http://" + host->second && it->second != "https://" + host->second) return false;
+    // A trusted TLS proxy said the request came over https: only the https origin is ours then.
+    if (it->second != "https://" + host->second && (req.secure || it->second != "http://" + host->second))
+      return false;
   }
   return true;
 }
@@ -503,12 +462,12 @@ HttpResponse WebUi::Impl::handle(const HttpRequest& req) {
 
 HttpResponse WebUi::Impl::route(const HttpRequest& req, const Target& target) {
   const std::string& path = target.path;
-  bool get = req.method == "GET";
+  bool get = req.method == "GET" || req.method == "HEAD";  // the server drops HEAD's body
   bool post = req.method == "POST";
   if (!get && !post) {
     HttpResponse r;
     r.status = 405;
-    r.headers.push_back({"Allow", "GET, POST"});
+    r.headers.push_back({"Allow", "GET, HEAD, POST"});
     r.body = "Method Not Allowed\n";
     return r;
   }
@@ -576,8 +535,7 @@ HttpResponse WebUi::Impl::login(const HttpRequest& req) {
   std::string next = safe_local_path(form["next"], "/queue");
   if (!same_origin(req)) return login_page(403, next, user, "This sign-in form did not come from this site.");
   std::int64_t t = now();
-  std::vector<std::string> keys{"ip:" + req.remote, "user:" + lower(user)};
-  if (std::int64_t wait = limiter.blocked_for(keys, t); wait > 0) {
+  if (std::int64_t wait = limiter.blocked_for(req.remote, user, t); wait > 0) {
     spdlog::warn("web: sign-in refused (too many failures) from {}", req.remote);
     auto r = login_page(429, next, user,
                         "Too many failed sign-ins. Try again in " + std::to_string((wait + 59) / 60) + " minute" +
@@ -591,23 +549,25 @@ HttpResponse WebUi::Impl::login(const HttpRequest& req) {
   // Unknown users cost a hash check too, so timing does not tell which names exist.
   bool ok = hash ? verify_password(*hash, password) : (verify_password(dummy(), password), false);
   if (!ok || password.empty()) {
-    limiter.failure(keys, t);
+    limiter.failure(req.remote, user, t);
     spdlog::warn("web: failed sign-in from {}", req.remote);
     return login_page(401, next, user, "Wrong user name or password.");
   }
-  limiter.success(keys[1]);
+  limiter.success(req.remote, user);
   std::string token = random_hex(32);
   store->create_session(sha256_hex(token), user, random_hex(32), t, t + session_timeout);
   spdlog::info("web: sign-in from {}", req.remote);
   auto r = redirect(next);
-  r.headers.push_back({"Set-Cookie", std::string(kCookie) + "=" + token + "; Path=/; HttpOnly; SameSite=Strict"});
+  r.headers.push_back({"Set-Cookie", std::string(kCookie) + "=" + token + "; Path=/; HttpOnly; SameSite=Strict" +
+                                         (secure_cookie ? "; Secure" : "")});
   return r;
 }
 
 HttpResponse WebUi::Impl::logout(const Session& s, queue::Store& store) {
   store.delete_session(s.token_sha256);
   auto r = redirect("/login");
-  r.headers.push_back({"Set-Cookie", std::string(kCookie) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"});
+  r.headers.push_back({"Set-Cookie", std::string(kCookie) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" +
+                                         (secure_cookie ? "; Secure" : "")});
   return r;
 }
 

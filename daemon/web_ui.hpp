@@ -9,8 +9,9 @@
 // field `csrf`) and, when the browser sends them, a same-origin Origin / Sec-Fetch-Site.
 //
 // Sessions: a random 256-bit token in the cookie `casedesk_session` (HttpOnly, SameSite=Strict,
-// Path=/; not Secure: the UI listens on loopback over plain HTTP — put a TLS proxy in front for
-// anything else); the store keeps only its SHA-256. Idle sessions end after [web] session_timeout.
+// Path=/; Secure with [web] tls_proxy = true, when a TLS proxy in front terminates https); the
+// store keeps only its SHA-256. The client address (rate limits, logs) is HttpRequest::remote,
+// which the server takes from X-Forwarded-For only for [web] trusted_proxies. Idle sessions end after [web] session_timeout.
 //
 // Threading: the handler is thread-safe. Each request borrows a Store from a small pool (a Store
 // is single-threaded), so concurrent requests use separate SQLite connections. The handler holds
@@ -27,8 +28,14 @@ namespace casedesk::daemon {
 
 struct WebUiOptions {
   std::function<std::int64_t()> clock;  // Unix seconds; empty = the system clock
-  int login_failures = 5;               // failed logins per remote address or user name ...
-  std::int64_t login_window = 300;      // ... within this many seconds -> 429 until they age out
+  // Failed sign-ins (see LoginGuard): login_failures of one account from one address, or
+  // account_failures of one account from anywhere, within login_window seconds; or
+  // address_failures from one address within address_window -> 429 until they age out.
+  int login_failures = 5;
+  std::int64_t login_window = 300;
+  int account_failures = 20;
+  int address_failures = 100;
+  std::int64_t address_window = 600;
   // Called on a handler thread after an answer, question or rejection went into the outbox, so
   // the daemon can send it now instead of at its next poll. Must be thread-safe and quick.
   std::function<void()> on_reply_queued;

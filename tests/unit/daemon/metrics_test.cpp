@@ -107,6 +107,30 @@ TEST(Metrics, EndpointRoutesAndRefusesOtherMethods) {
   EXPECT_EQ(ep.handle(req).status, 405);
 }
 
+// Issue 12 item 9: with [metrics] token_file, /metrics needs the Bearer token; /healthz stays open.
+TEST(AdversarialMetrics, TokenRequiresBearerAuthentication) {
+  auto live = std::make_shared<LiveState>();
+  MetricsEndpoint ep(memory(), live, "1.2.3");
+  ep.set_token("s3cret");
+  HttpRequest req;
+  req.method = "GET";
+  req.target = "/metrics";
+  auto refused = ep.handle(req);
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(refused.body.find("casedesk_"), std::string::npos);
+  req.headers["authorization"] = "Bearer wrong";
+  EXPECT_EQ(ep.handle(req).status, 401);
+  req.headers["authorization"] = "Bearer s3cre";
+  EXPECT_EQ(ep.handle(req).status, 401);
+  req.headers["authorization"] = "Basic s3cret";
+  EXPECT_EQ(ep.handle(req).status, 401);
+  req.headers["authorization"] = "Bearer s3cret";
+  EXPECT_EQ(ep.handle(req).status, 200);
+  req.headers.clear();
+  req.target = "/healthz";
+  EXPECT_EQ(ep.handle(req).status, 503);  // not 401: health is open
+}
+
 TEST(Retention, PolicyFromConfig) {
   casedesk::config::RetentionConfig r;  // raw_mail 365d, closed_cases 0
   auto p = retention_policy(r, kNow);

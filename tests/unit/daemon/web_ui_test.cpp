@@ -181,13 +181,16 @@ TEST_F(WebUiTest, WrongPasswordAndUnknownUserAreRefused) {
 }
 
 TEST_F(WebUiTest, LoginIsRateLimitedPerUserName) {
+  // Five failures of one name from one address lock that name for that address ...
   for (int i = 0; i < 5; ++i)
-    EXPECT_EQ(post("/login", "user=ann&password=wrong" + std::to_string(i), "", "10.0.0." + std::to_string(i)).status,
-              401);
-  // Even the right password, from a fresh address, waits now.
-  auto r = post("/login", "user=ann&password=ann-secret", "", "10.0.0.99");
+    EXPECT_EQ(post("/login", "user=ann&password=wrong" + std::to_string(i), "", "10.0.0.1").status, 401);
+  auto r = post("/login", "user=ann&password=ann-secret", "", "10.0.0.1");
   EXPECT_EQ(r.status, 429);
   EXPECT_FALSE(header(r, "Retry-After").empty());
+  // ... and twenty from anywhere lock the name everywhere, even with the right password.
+  for (int i = 0; i < 15; ++i)
+    EXPECT_EQ(post("/login", "user=ann&password=wrong", "", "10.0.1." + std::to_string(i)).status, 401);
+  EXPECT_EQ(post("/login", "user=ann&password=ann-secret", "", "10.0.0.99").status, 429);
   // Another user from another address is not affected.
   EXPECT_EQ(post("/login", "user=bob&password=bob-secret", "", "10.0.0.98").status, 303);
   // After the window it works again.
@@ -196,10 +199,63 @@ TEST_F(WebUiTest, LoginIsRateLimitedPerUserName) {
 }
 
 TEST_F(WebUiTest, LoginIsRateLimitedPerAddress) {
-  for (int i = 0; i < 5; ++i)
+  WebUiOptions o;  // default 100 per address; fewer here, so the test hashes fewer passwords
+  o.clock = [this] { return now_; };
+  o.address_failures = 12;
+  ui_ = std::make_unique<WebUi>(config_, o);
+  handler_ = ui_->handler();
+  for (int i = 0; i < 12; ++i)
     EXPECT_EQ(post("/login", "user=guess" + std::to_string(i) + "&password=x", "", "10.1.1.1").status, 401);
   EXPECT_EQ(post("/login", "user=bob&password=bob-secret", "", "10.1.1.1").status, 429);
   EXPECT_EQ(post("/login", "user=bob&password=bob-secret", "", "10.1.1.2").status, 303);
+}
+
+// The adversarial suite (issue 12): same fixture, suite named for the ctest label.
+class AdversarialWebUi : public WebUiTest {};
+
+TEST_F(AdversarialWebUi, FailedSignInsUnderOtherNamesDoNotLockOutAConsultant) {
+  // Before: five failures under any names from one address (everyone behind one proxy) locked
+  // every consultant out for five minutes.
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(post("/login", "user=mallory" + std::to_string(i % 2) + "&password=wrong", "", "10.2.2.2").status, 401);
+  EXPECT_EQ(post("/login", "user=ann&password=ann-secret", "", "10.2.2.2").status, 303);
+  EXPECT_EQ(post("/login", "user=mallory0&password=x", "", "10.2.2.2").status, 429);
+}
+
+TEST_F(AdversarialWebUi, HeadIsAnsweredOnGetRoutes) {
+  for (const std::string target : {"/login", "/static/app.css", "/queue"}) {
+    HttpRequest r;
+    r.method = "HEAD";
+    r.target = target;
+    r.remote = "127.0.0.1";
+    r.headers["host"] = "127.0.0.1:8080";
+    auto res = handler_(r);
+    EXPECT_NE(res.status, 405) << target;
+    EXPECT_EQ(res.status, get(target).status) << target;
+  }
+}
+
+TEST_F(AdversarialWebUi, CookieIsSecureOnlyBehindATlsProxy) {
+  auto r = post("/login", "user=ann&password=ann-secret&next=%2Fqueue");
+  EXPECT_EQ(header(r, "Set-Cookie").find("Secure"), std::string::npos);
+  config_.web.tls_proxy = true;
+  WebUiOptions o;
+  o.clock = [this] { return now_; };
+  WebUi secure_ui(config_, o);
+  HttpRequest q;
+  q.method = "POST";
+  q.target = "/login";
+  q.remote = "127.0.0.1";
+  q.body = "user=ann&password=ann-secret&next=%2Fqueue";
+  q.headers["host"] = "desk.example";
+  q.headers["origin"] = "https://desk.example";
+  q.secure = true;
+  auto s = secure_ui.handler()(q);
+  EXPECT_EQ(s.status, 303);
+  EXPECT_NE(header(s, "Set-Cookie").find("; Secure"), std::string::npos) << header(s, "Set-Cookie");
+  // Over https (a trusted proxy said so), an http:// origin is another site.
+  q.headers["origin"] = "http://desk.example";
+  EXPECT_EQ(secure_ui.handler()(q).status, 403);
 }
 
 TEST_F(WebUiTest, LoginFromAnotherOriginIsRefused) {
@@ -305,7 +361,6 @@ TEST_F(WebUiTest, ClaimAnswerFromTheCasePage) {
 
 // Issue 12 item 2: a reply that failed for good shows as a badge in the queue and the case view,
 // the queue filters by it, and the case view's button sends it again.
-class AdversarialWebUi : public WebUiTest {};
 TEST_F(AdversarialWebUi, FailedReplyIsShownAndRetried) {
   auto ref = new_case("Can we bill 64635?");
   auto other = new_case("Can we bill 64636?");
