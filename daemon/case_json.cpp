@@ -58,7 +58,17 @@ json case_summary_json(const queue::CaseSummary& c) {
   };
 }
 
-json case_detail_json(const queue::CaseDetail& c) {
+json case_detail_json(const queue::CaseDetail& c) { return case_detail_json(c, {}); }
+
+MessageContents message_contents(queue::Store& store, const queue::CaseDetail& c, std::int64_t now) {
+  MessageContents out;
+  for (const auto& m : c.messages)
+    if (m.direction == "in")
+      if (auto content = store.message_content(c.summary.ref, m.id, now)) out.emplace(m.id, std::move(*content));
+  return out;
+}
+
+json case_detail_json(const queue::CaseDetail& c, const MessageContents& contents) {
   json j = case_summary_json(c.summary);
   json messages = json::array();
   for (const auto& m : c.messages) {
@@ -83,6 +93,21 @@ json case_detail_json(const queue::CaseDetail& c) {
         {"warnings", m.warnings},
         {"source", source},
     });
+    if (auto it = contents.find(m.id); it != contents.end()) {
+      const auto& content = it->second;
+      json& out = messages.back();
+      out["content"] = content.purged ? "purged" : "stored";
+      out["purged_at"] = content.purged_at ? json(iso_utc(*content.purged_at)) : json(nullptr);
+      json atts = json::array();
+      for (const auto& a : content.attachments)
+        atts.push_back({{"index", a.index},
+                        {"filename", opt(a.filename)},
+                        {"content_type", a.content_type},
+                        {"size", opt(a.size)},
+                        {"data_size", a.data_size},
+                        {"text", opt(a.text)}});
+      out["attachments"] = std::move(atts);
+    }
   }
   j["messages"] = std::move(messages);
   json events = json::array();

@@ -13,6 +13,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -303,18 +304,93 @@ class Session : public std::enable_shared_from_this<Session> {
     write(std::move(res));
   }
 
-  void write(HttpResponse res) {
-    auto out = std::make_shared<http::response<http::string_body>>();
-    out->version(version_ == 10 ? 10 : 11);
-    out->result(static_cast<unsigned>(res.status));
-    if (valid_field_value(res.content_type)) out->set(http::field::content_type, res.content_type);
+  // Status line and fields of `res` on `out`.
+  template <class Message>
+  void fill_header(Message& out, const HttpResponse& res) {
+    out.version(version_ == 10 ? 10 : 11);
+    out.result(static_cast<unsigned>(res.status));
+    if (valid_field_value(res.content_type)) out.set(http::field::content_type, res.content_type);
     for (auto& [name, value] : res.headers) {
       if (!valid_field_name(name) || !valid_field_value(value)) {
         spdlog::warn("http: dropped a response header with an invalid name or value");
         continue;
       }
-      out->insert(name, value);
+      out.insert(name, value);
     }
+  }
+
+  // A streamed body: the header, then one piece at a time, each fetched on the handler pool (it
+  // reads the store) and written on our strand; one piece is held at a time.
+  struct Streamed {
+    http::response<http::buffer_body> msg;
+    std::optional<http::response_serializer<http::buffer_body>> serializer;
+    std::function<std::optional<std::string>()> next;
+    std::string piece;
+    std::uint64_t left = 0;
+  };
+
+  void write_stream(HttpResponse res) {
+    auto st = std::make_shared<Streamed>();
+    fill_header(st->msg, res);
+    st->msg.content_length(res.stream_size);
+    st->msg.keep_alive(keep_alive_ && !shared_->stopped);
+    st->left = head_ ? 0 : res.stream_size;
+    st->msg.body().data = nullptr;
+    st->msg.body().size = 0;
+    st->msg.body().more = st->left > 0;
+    st->next = std::move(res.stream);
+    st->serializer.emplace(st->msg);
+    stream_.expires_after(shared_->limits.write_timeout);
+    http::async_write_header(stream_, *st->serializer, [self = shared_from_this(), st](beast::error_code ec, std::size_t) {
+      if (ec) return self->close_now();
+      if (st->left == 0) return self->stream_done(st);
+      self->next_piece(st);
+    });
+  }
+
+  void next_piece(std::shared_ptr<Streamed> st) {
+    net::post(shared_->pool, [self = shared_from_this(), st = std::move(st)]() mutable {
+      std::optional<std::string> piece;
+      if (!self->shared_->stopped) {
+        try {
+          piece = st->next();
+        } catch (const std::exception& e) {
+          spdlog::error("http: a streamed body failed: {}", e.what());
+        }
+      }
+      auto executor = self->stream_.get_executor();
+      net::post(executor, [self = std::move(self), st = std::move(st), piece = std::move(piece)]() mutable {
+        if (!piece || piece->empty() || piece->size() > st->left) {
+          // The bytes are gone (or do not match the length sent): end the connection, so the
+          // client sees a truncated response instead of a short one it would take for complete.
+          spdlog::warn("http: a streamed body ended early; connection closed");
+          return self->close_now();
+        }
+        st->piece = std::move(*piece);
+        st->left -= st->piece.size();
+        st->msg.body().data = st->piece.data();
+        st->msg.body().size = st->piece.size();
+        st->msg.body().more = st->left > 0;
+        self->stream_.expires_after(self->shared_->limits.write_timeout);
+        http::async_write(self->stream_, *st->serializer, [self, st](beast::error_code ec, std::size_t) {
+          if (ec == http::error::need_buffer) ec = {};
+          if (ec) return self->close_now();
+          if (st->left == 0) return self->stream_done(st);
+          self->next_piece(st);
+        });
+      });
+    });
+  }
+
+  void stream_done(const std::shared_ptr<Streamed>& st) {
+    if (!st->msg.keep_alive() || shared_->stopped) return close_now();
+    wait_next();
+  }
+
+  void write(HttpResponse res) {
+    if (res.stream) return write_stream(std::move(res));
+    auto out = std::make_shared<http::response<http::string_body>>();
+    fill_header(*out, res);
     out->body() = std::move(res.body);
     out->keep_alive(keep_alive_ && !shared_->stopped);
     out->prepare_payload();

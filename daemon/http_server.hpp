@@ -17,9 +17,11 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -52,6 +54,14 @@ struct HttpResponse {
   std::string content_type = "text/plain; charset=utf-8";
   std::vector<std::pair<std::string, std::string>> headers;  // extra fields (Set-Cookie, Location, ...)
   std::string body;
+  // A body too large to hold (a download): when set, `body` is ignored and exactly `stream_size`
+  // bytes (the Content-Length) are sent, piece by piece. The server calls `stream` on its handler
+  // pool, never on the io_context and never twice at once, for the next piece as the previous one
+  // has been written; it returns a non-empty piece, or nullopt when it cannot go on (the bytes
+  // vanished): the connection is closed then, so a short body is never taken for the whole.
+  // It must not block for long (each call is one short read). Only one piece is held at a time.
+  std::function<std::optional<std::string>()> stream;
+  std::uint64_t stream_size = 0;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;

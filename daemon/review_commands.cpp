@@ -372,8 +372,9 @@ int cmd_queue_show(const ReviewContext& ctx, const std::string& ref, std::ostrea
   }
   // find_case computes `overdue` as of now; get_case has no clock.
   if (auto now_summary = store->find_case(ref, now_seconds())) c->summary = std::move(*now_summary);
+  const auto contents = message_contents(*store, *c, now_seconds());
   if (ctx.json) {
-    out << dump(case_detail_json(*c)) << "\n";
+    out << dump(case_detail_json(*c, contents)) << "\n";
     return kExitOk;
   }
   const auto& s = c->summary;
@@ -426,6 +427,14 @@ int cmd_queue_show(const ReviewContext& ctx, const std::string& ref, std::ostrea
     out << "\n--- " << (m.direction == "in" ? "received " : "sent ") << iso_utc(m.received_at) << " "
         << one_line(m.from_addr.value_or("")) << " " << one_line(m.message_id.value_or("")) << "\n";
     out << terminal_safe(m.body_text) << "\n";
+    if (auto it = contents.find(m.id); it != contents.end()) {
+      if (it->second.purged)
+        out << "(purged by retention" << (it->second.purged_at ? " on " + iso_utc(*it->second.purged_at) : "")
+            << ": the text, the attachments and the original of this mail were removed)\n";
+      for (const auto& a : it->second.attachments)
+        out << "Attachment " << a.index << ": " << one_line(a.filename.value_or("(no name)")) << "  "
+            << one_line(a.content_type) << "  " << (a.size ? std::to_string(*a.size) + " bytes" : "-") << "\n";
+    }
   }
   if (!c->notes.empty()) {
     out << "\nNotes:\n";

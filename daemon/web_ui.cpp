@@ -257,7 +257,7 @@ std::vector<Span> find_codes(std::string_view text, const std::vector<parsers::C
 
 }  // namespace
 
-struct WebUi::Impl {
+struct WebUi::Impl : std::enable_shared_from_this<WebUi::Impl> {
   Impl(const config::Config& config, WebUiOptions opts)
       : desk_name(config.desk.name),
         session_timeout(std::max<std::int64_t>(
@@ -312,6 +312,7 @@ struct WebUi::Impl {
                            const std::map<std::string, std::string>& form);
   HttpResponse attachment(queue::Store& store, const std::string& ref, std::string_view message_id,
                           std::string_view index);
+  HttpResponse original(queue::Store& store, const std::string& ref, std::string_view message_id);
 
   std::optional<Session> session_of(const HttpRequest& req, queue::Store& store);
   const std::string& dummy() {
@@ -524,6 +525,8 @@ HttpResponse WebUi::Impl::route(const HttpRequest& req, const Target& target) {
     if (parts.size() == 2 && post) return case_action(s, *store, parts[0], parts[1], form);
     if (parts.size() == 5 && get && parts[1] == "message" && parts[3] == "attachment")
       return attachment(*store, parts[0], parts[2], parts[4]);
+    if (parts.size() == 4 && get && parts[1] == "message" && parts[3] == "original")
+      return original(*store, parts[0], parts[2]);
   }
   return message(404, &s, "Not found", "There is no such page.");
 }
@@ -717,21 +720,29 @@ HttpResponse WebUi::Impl::case_page(const Session& s, queue::Store& store, const
     } else {
       spans = find_codes(m.body_text, c.codes);
     }
+    // What is shown of a mail besides its text was stored at intake: the raw mail is not read.
     json atts = json::array();
+    bool purged = false;
+    std::optional<std::int64_t> purged_at;
     if (in) {
-      if (auto raw = store.message_raw(c.ref, m.id)) {
-        auto parsed = parsers::parse_message(*raw);
-        for (std::size_t i = 0; i < parsed.attachments.size(); ++i) {
-          const auto& a = parsed.attachments[i];
+      if (auto content = store.message_content(c.ref, m.id, t)) {
+        purged = content->purged;
+        purged_at = content->purged_at;
+        for (const auto& a : content->attachments) {
           atts.push_back({{"url", "/case/" + url_encode(c.ref) + "/message/" + std::to_string(m.id) + "/attachment/" +
-                                      std::to_string(i)},
+                                      std::to_string(a.index)},
                           {"name", a.filename && !a.filename->empty() ? *a.filename
-                                                                      : "attachment-" + std::to_string(i + 1)},
+                                                                      : "attachment-" + std::to_string(a.index + 1)},
                           {"content_type", a.content_type},
-                          {"size", a.size ? json(human_size(*a.size)) : json(nullptr)}});
+                          {"size", a.size ? json(human_size(static_cast<std::size_t>(*a.size))) : json(nullptr)}});
         }
       }
     }
+    json purged_notice = nullptr;
+    if (purged)
+      purged_notice = std::string("Purged by retention ([retention] raw_mail)") +
+                      (purged_at ? " on " + when(*purged_at) : std::string()) +
+                      ": the text, the attachments and the original of this mail were removed.";
     std::string from = m.from_addr.value_or("");
     if (m.from_name && !m.from_name->empty()) from = *m.from_name + (from.empty() ? "" : " <" + from + ">");
     messages.push_back({{"id", std::to_string(m.id)},
@@ -742,7 +753,12 @@ HttpResponse WebUi::Impl::case_page(const Session& s, queue::Store& store, const
                         {"subject", opt(m.subject)},
                         {"segments", segments(m.body_text, std::move(spans))},
                         {"has_attachments", !atts.empty()},
-                        {"attachments", atts}});
+                        {"attachments", atts},
+                        {"purged", purged_notice},
+                        {"original", m.size > 0 ? json{{"url", "/case/" + url_encode(c.ref) + "/message/" +
+                                                                   std::to_string(m.id) + "/original"},
+                                                       {"size", human_size(static_cast<std::size_t>(m.size))}}
+                                                : json(nullptr)}});
   }
 
   json notes = json::array();
@@ -879,28 +895,75 @@ HttpResponse WebUi::Impl::case_action(const Session& s, queue::Store& store, con
   return redirect("/case/" + url_encode(ref) + "?done=" + action);
 }
 
+namespace {
+
+HttpResponse not_found() {
+  HttpResponse r;
+  r.status = 404;
+  r.body = "Not Found\n";
+  return r;
+}
+
+}  // namespace
+
+// Downloads come from stored pieces: one piece (Store::kAttachmentChunk) is in memory at a time,
+// each read with a Store borrowed for that read only, so a slow client holds no connection.
 HttpResponse WebUi::Impl::attachment(queue::Store& store, const std::string& ref, std::string_view message_id,
                                      std::string_view index) {
   auto id = to_int(message_id);
   auto n = to_int(index);
-  std::optional<std::string> raw;
-  if (id && n && *n >= 0) raw = store.message_raw(ref, *id);
-  auto found = raw ? parsers::attachment_data(*raw, static_cast<std::size_t>(*n)) : std::nullopt;
-  if (!found) {
-    HttpResponse r;
-    r.status = 404;
-    r.body = "Not Found\n";
-    return r;
-  }
+  if (!id || !n || *n < 0) return not_found();
+  auto found = store.find_attachment(ref, *id, static_cast<std::size_t>(*n), now());
+  if (!found) return not_found();
   HttpResponse r;
   // Never the sender's content type: a text/html "attachment" must not render in our origin.
   r.content_type = "application/octet-stream";
-  std::string name = found->first.filename && !found->first.filename->empty()
-                         ? *found->first.filename
+  std::string name = found->filename && !found->filename->empty()
+                         ? *found->filename
                          : "attachment-" + std::to_string(*n + 1) +
-                               (found->first.content_type == "message/rfc822" ? ".eml" : ".bin");
+                               (found->content_type == "message/rfc822" ? ".eml" : ".bin");
   r.headers.push_back({"Content-Disposition", attachment_disposition(name)});
-  r.body = std::move(found->second);
+  const auto size = static_cast<std::uint64_t>(found->data_size);
+  if (size == 0) return r;
+  if (size <= queue::Store::kAttachmentChunk) {
+    auto piece = store.attachment_chunk(found->id, 0);
+    if (!piece) return not_found();
+    r.body = std::move(*piece);
+    return r;
+  }
+  r.stream_size = size;
+  r.stream = [self = shared_from_this(), attachment_id = found->id, seq = std::int64_t{0}]() mutable {
+    auto store = self->stores.take();
+    return store->attachment_chunk(attachment_id, seq++);
+  };
+  return r;
+}
+
+// The only reader of the raw mail: the original message as received (or as sent), in pieces.
+HttpResponse WebUi::Impl::original(queue::Store& store, const std::string& ref, std::string_view message_id) {
+  auto id = to_int(message_id);
+  auto size = id ? store.message_raw_size(ref, *id) : std::nullopt;
+  if (!size) return not_found();
+  if (*size == 0) {
+    HttpResponse r;
+    r.status = 410;
+    r.body = "Gone: the original of this mail was purged by retention ([retention] raw_mail).\n";
+    return r;
+  }
+  HttpResponse r;
+  r.content_type = "application/octet-stream";
+  std::string upper_ref = ref;
+  for (char& ch : upper_ref) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  r.headers.push_back({"Content-Disposition", attachment_disposition(upper_ref + "-message-" + std::to_string(*id) + ".eml")});
+  r.stream_size = static_cast<std::uint64_t>(*size);
+  r.stream = [self = shared_from_this(), message_id = *id, offset = std::int64_t{0}]() mutable
+      -> std::optional<std::string> {
+    auto store = self->stores.take();
+    auto piece = store->message_raw_piece(message_id, offset, queue::Store::kAttachmentChunk);
+    if (!piece || piece->empty()) return std::nullopt;
+    offset += static_cast<std::int64_t>(piece->size());
+    return piece;
+  };
   return r;
 }
 

@@ -3,6 +3,7 @@
 // each: writing one costs one chunk of memory, reading one is a short read of its own.
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 
@@ -191,6 +192,45 @@ std::optional<std::string> Store::attachment_chunk(std::int64_t attachment_id, s
   return std::string(static_cast<const char*>(c.getBlob()), static_cast<std::size_t>(c.getBytes()));
 } catch (const SQLite::Exception& e) {
   throw StoreError(std::string("attachment_chunk failed: ") + e.what());
+}
+
+std::optional<std::int64_t> Store::message_raw_size(std::string_view ref, std::int64_t message_id) const try {
+  auto q_cached = impl_->cached(
+      "SELECT length(m.raw) FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.ref = ? AND m.id = ?");
+  SQLite::Statement& q = *q_cached;
+  q.bind(1, detail::upper(ref));
+  q.bind(2, message_id);
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).isNull() ? 0 : q.getColumn(0).getInt64();
+} catch (const SQLite::Exception& e) {
+  throw StoreError(std::string("message_raw_size failed: ") + e.what());
+}
+
+namespace {
+
+struct BlobCloser {
+  void operator()(sqlite3_blob* b) const { sqlite3_blob_close(b); }
+};
+
+}  // namespace
+
+std::optional<std::string> Store::message_raw_piece(std::int64_t message_id, std::int64_t offset, std::size_t n) const {
+  sqlite3* db = impl_->db.getHandle();
+  sqlite3_blob* raw_blob = nullptr;
+  const int rc = sqlite3_blob_open(db, "main", "messages", "raw", message_id, 0, &raw_blob);
+  std::unique_ptr<sqlite3_blob, BlobCloser> blob(raw_blob);
+  if (rc != SQLITE_OK) {
+    // No such row, or the column holds no blob any more (NULL after a purge).
+    if (rc == SQLITE_ERROR) return std::nullopt;
+    throw StoreError(std::string("message_raw_piece failed: ") + sqlite3_errmsg(db));
+  }
+  const std::int64_t size = sqlite3_blob_bytes(blob.get());
+  if (offset < 0 || offset >= size) return std::string();
+  const auto take = static_cast<int>(std::min<std::int64_t>(static_cast<std::int64_t>(n), size - offset));
+  std::string out(static_cast<std::size_t>(take), '\0');
+  if (sqlite3_blob_read(blob.get(), out.data(), take, static_cast<int>(offset)) != SQLITE_OK)
+    throw StoreError(std::string("message_raw_piece failed: ") + sqlite3_errmsg(db));
+  return out;
 }
 
 }  // namespace casedesk::queue

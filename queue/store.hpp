@@ -506,6 +506,13 @@ class Store {
   // chunk may be shorter); nullopt when it is gone (purged since). Each call is its own short
   // read, so a download holds no transaction open between chunks.
   std::optional<std::string> attachment_chunk(std::int64_t attachment_id, std::int64_t seq) const;
+  // The size of the raw bytes of message `message_id` of case `ref` (0: purged by retention);
+  // nullopt when the message does not belong to that case. Reads the size only.
+  std::optional<std::int64_t> message_raw_size(std::string_view ref, std::int64_t message_id) const;
+  // Up to `n` raw bytes of a message from `offset` on, read in place (SQLite incremental blob I/O,
+  // so only those pages are read): downloading the original message holds one piece at a time.
+  // Empty at or past the end; nullopt when the message is gone. Each call is its own short read.
+  std::optional<std::string> message_raw_piece(std::int64_t message_id, std::int64_t offset, std::size_t n) const;
   // --- end stored message content ---
 
   // Users.
